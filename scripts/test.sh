@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run it.
+# Used by the README's second command and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages: real NBD servers, disk images, TLS certificates, lnav (benchmarks only).
+need=()
+for pair in nbdkit:nbdkit qemu-img:qemu-utils certtool:gnutls-bin nbdcopy:libnbd-bin lnav:lnav; do
+  cmd=${pair%%:*} pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "scripts/test.sh: missing system packages: ${need[*]} (run: sudo apt-get install ${need[*]})" >&2
+    exit 2
+  fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/ruff check --quiet .
+exec .venv/bin/python -m pytest -q "$@"

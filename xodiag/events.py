@@ -1,0 +1,225 @@
+"""The event table's schema, and the columnar builder that records become events through.
+
+An event is one logical log entry: a journal line, an xo-server record with its multi-line data,
+an OCaml backtrace, a job-log task start or end, a pasted error block. Events are plain data; they
+are accumulated column by column (one list per column) and turned into a pandas DataFrame once per
+chunk, because building one Python object per row is what makes naive log pipelines slow.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Column name -> one-line description. docs/events.md renders the same table; a test keeps them equal.
+COLUMNS: dict[str, str] = {
+    "time": "UTC time of the event (tz-aware); NaT when the input has none",
+    "time_quality": "exact | inferred-year | none: how the time was obtained",
+    "source": "path of the input (`-` for stdin; `bundle.tar.gz!var/log/xensource.log` inside archives)",
+    "line": "first physical line of the event in its source (1-based)",
+    "line_end": "last physical line of the event (equal to `line` for one-line events)",
+    "format": "input format: xo-console, xo-journal, journal-json, fragment, job-json, xensource, xapi-nbd",
+    "kind": "record shape: record, raw-stderr, syslog, backtrace, repeat, task-start, task-end, "
+    "task-info, task-warning, fragment",
+    "host": "host name from the syslog prefix or journal field",
+    "process": "syslog identifier (xo-server, xapi, xapi-nbd, ...) or `job` for the job log",
+    "pid": "process id from the syslog prefix, or xapi's thread id for xensource lines",
+    "namespace": "xo-server logger namespace, xapi logging module (brand), xapi-nbd section, or job task name",
+    "level": "DEBUG, INFO, WARN, ERROR or FATAL (xapi and syslog levels are mapped to these)",
+    "message": "the log message, without the data that follows it",
+    "context": "xapi thread and task (`<thread> | <task>`), or the job task path",
+    "error_name": "class of the error (RequestAbortedError, XapiError, Failure, ...)",
+    "error_code": "error code (UND_ERR_ABORTED, VDI_IN_USE, NO_NBD_AVAILABLE, ECONNREFUSED, ...)",
+    "error_message": "the error's message",
+    "frames": "stack frames, innermost first: list of {function, file, line, col, is_async}",
+    "vm": "VM UUIDs and OpaqueRefs named as such in the event",
+    "vdi": "VDI UUIDs and OpaqueRefs named as such (including the VDI of an NBD export name)",
+    "vbd": "VBD UUIDs and OpaqueRefs named as such",
+    "sr": "SR UUIDs and OpaqueRefs named as such",
+    "uuids": "every UUID in the event",
+    "refs": "every OpaqueRef in the event, except session refs",
+    "task_refs": "XAPI task references (`R:3f2a1b0c9d8e`, `D:2c4e6a8b0d1f`)",
+    "export_names": "NBD export names (`/<vdi-uuid>?session_id=OpaqueRef:...`)",
+    "addresses": "IPv4 addresses (with `:port` when given)",
+    "raw": "the record's text as read (syslog prefixes included, escape sequences kept)",
+}
+
+LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses")
+
+UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_OBJ_ID_RE = re.compile(
+    r"(?P<ctx>\b(?:vm|vdi|vbd|sr)(?:_?(?:ref|uuid|Ref|Uuid|s))?\b[\"']?\s*(?:[:=]\s*|\s)\s*['\"]?)?"
+    r"(?P<id>(?:OpaqueRef:)?" + UUID + r")",
+    re.IGNORECASE,
+)
+_EXPORT_RE = re.compile(r"/(?P<vdi>" + UUID + r")\?session_id=(?:OpaqueRef:)?[0-9a-fA-F-]{0,36}")
+_TASK_REF_RE = re.compile(r"(?<![\w:])[RD]:[0-9a-f]{12}\b")
+_ADDR_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?::\d{1,5})?(?![\d.])")
+_SESSION_CTX = ("session_id=", "session=", "session_id =", "session: ", "session = ")
+
+# Error facts in free text (journal messages, xapi exceptions, pasted UI strings).
+_ERR_HEAD_RE = re.compile(
+    r"(?<![\w$])(?P<name>(?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[^\]\n]+\])?: (?P<msg>[^\n]*)"
+)
+# XAPI and undici codes: VDI_IN_USE(...), Server_error(VDI_IN_USE, ...), UND_ERR_ABORTED; not NBD_CMD_*.
+_XAPI_CODE_RE = re.compile(r"(?<![\w.])(?!NBD_)(?P<code>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![\w.])")
+_CODE_PROP_RE = re.compile(r"\bcode:\s*['\"](?P<code>[A-Za-z0-9_]+)['\"]")
+_ERRNO_RE = re.compile(r"\b(?P<code>E(?:CONNREFUSED|CONNRESET|HOSTUNREACH|TIMEDOUT|PIPE|NETUNREACH|CONNABORTED|IO|NOSPC))\b")
+_OCAML_EXN_RE = re.compile(r"(?:exception|Caught exception[^:]*:)\s*(?P<name>[A-Z][\w.]*)(?:\((?P<arg>.*)\))?")
+
+
+@dataclass(slots=True)
+class ErrorFacts:
+    name: str | None = None
+    code: str | None = None
+    message: str | None = None
+    frames: list[dict[str, Any]] | None = None
+
+
+def error_from_text(text: str) -> ErrorFacts:
+    """Best-effort error facts from free text (no structure): names, codes, messages."""
+    facts = ErrorFacts()
+    m = _ERR_HEAD_RE.search(text)
+    if m:
+        facts.name = m.group("name")
+        facts.message = m.group("msg").strip() or None
+    m = _CODE_PROP_RE.search(text) or _XAPI_CODE_RE.search(text) or _ERRNO_RE.search(text)
+    if m:
+        facts.code = m.group("code")
+    if facts.name is None:
+        m = _OCAML_EXN_RE.search(text)
+        if m and m.group("name") not in ("exception",):
+            facts.name = m.group("name")
+            facts.message = (m.group("arg") or "").strip() or facts.message
+    return facts
+
+
+@dataclass(slots=True)
+class Ids:
+    vm: list[str] = field(default_factory=list)
+    vdi: list[str] = field(default_factory=list)
+    vbd: list[str] = field(default_factory=list)
+    sr: list[str] = field(default_factory=list)
+    uuids: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+    task_refs: list[str] = field(default_factory=list)
+    export_names: list[str] = field(default_factory=list)
+    addresses: list[str] = field(default_factory=list)
+
+
+def _add(lst: list[str], value: str) -> None:
+    if value not in lst:
+        lst.append(value)
+
+
+def extract_ids(text: str, ids: Ids | None = None) -> Ids:
+    ids = ids or Ids()
+    if "-" in text:
+        for m in _EXPORT_RE.finditer(text):
+            _add(ids.export_names, m.group(0))
+            _add(ids.vdi, m.group("vdi").lower())
+        for m in _OBJ_ID_RE.finditer(text):
+            value = m.group("id")
+            start = m.start("id")
+            before = text[max(0, start - 12) : start]
+            if value.startswith(("OpaqueRef:", "opaqueref:")):
+                if any(before.endswith(c) for c in _SESSION_CTX):
+                    continue  # a session id is a secret, not an object reference
+                value = "OpaqueRef:" + value[10:].lower()
+                _add(ids.refs, value)
+            else:
+                value = value.lower()
+                _add(ids.uuids, value)
+            ctx = m.group("ctx")
+            if ctx:
+                kind = ctx.lstrip()[:3].lower()
+                if kind.startswith("vm"):
+                    _add(ids.vm, value)
+                elif kind == "vdi":
+                    _add(ids.vdi, value)
+                elif kind == "vbd":
+                    _add(ids.vbd, value)
+                elif kind.startswith("sr"):
+                    _add(ids.sr, value)
+    if ":" in text:
+        for m in _TASK_REF_RE.finditer(text):
+            _add(ids.task_refs, m.group(0))
+    if "." in text:
+        for m in _ADDR_RE.finditer(text):
+            _add(ids.addresses, m.group(0))
+    return ids
+
+
+class EventBuilder:
+    """Accumulates events column by column; ``frame()`` builds a DataFrame chunk and resets."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        # time is kept as raw parts until the frame is built: (kind, value, zone-hint)
+        self.time_kind: list[str | None] = []
+        self.time_value: list[Any] = []
+        self.n = 0
+
+    def add(
+        self,
+        *,
+        time_kind: str | None,
+        time_value: Any,
+        source: str,
+        line: int,
+        line_end: int,
+        fmt: str,
+        kind: str,
+        raw: str,
+        host: str | None = None,
+        process: str | None = None,
+        pid: int | None = None,
+        namespace: str | None = None,
+        level: str | None = None,
+        message: str | None = None,
+        context: str | None = None,
+        error: ErrorFacts | None = None,
+        ids: Ids | None = None,
+    ) -> None:
+        c = self.cols
+        self.time_kind.append(time_kind)
+        self.time_value.append(time_value)
+        c["time"].append(None)
+        c["time_quality"].append(None)
+        c["source"].append(source)
+        c["line"].append(line)
+        c["line_end"].append(line_end)
+        c["format"].append(fmt)
+        c["kind"].append(kind)
+        c["host"].append(host)
+        c["process"].append(process)
+        c["pid"].append(pid)
+        c["namespace"].append(namespace)
+        c["level"].append(level)
+        c["message"].append(message)
+        c["context"].append(context)
+        if error is None:
+            error = ErrorFacts()
+        c["error_name"].append(error.name)
+        c["error_code"].append(error.code)
+        c["error_message"].append(error.message)
+        c["frames"].append(error.frames or [])
+        if ids is None:
+            ids = extract_ids(raw)
+        c["vm"].append(ids.vm)
+        c["vdi"].append(ids.vdi)
+        c["vbd"].append(ids.vbd)
+        c["sr"].append(ids.sr)
+        c["uuids"].append(ids.uuids)
+        c["refs"].append(ids.refs)
+        c["task_refs"].append(ids.task_refs)
+        c["export_names"].append(ids.export_names)
+        c["addresses"].append(ids.addresses)
+        c["raw"].append(raw)
+        self.n += 1
+
+    def take(self) -> tuple[dict[str, list[Any]], list[str | None], list[Any]]:
+        out = (self.cols, self.time_kind, self.time_value)
+        self.__init__()
+        return out

@@ -1,0 +1,138 @@
+"""Load the grammars in ``grammars/`` and derive fast-path regexes from their rules.
+
+The grammar files are the one source of truth for every format. Line headers are matched on the
+hot path with a regex built from a grammar rule (``rule_regex``): each named terminal of the rule
+becomes a named group, literals are escaped, and optional parts stay optional. Lark itself (LALR
+only) parses structured blocks, each distinct block once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lark import Lark
+
+GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"
+
+
+def grammar_path(name: str) -> Path:
+    path = GRAMMAR_DIR / f"{name}.lark"
+    if not path.is_file():
+        raise FileNotFoundError(f"grammar {name}.lark not found in {GRAMMAR_DIR}")
+    return path
+
+
+@functools.cache
+def parser(name: str, start: str = "start") -> Lark:
+    """The LALR parser of ``grammars/<name>.lark`` (built once per process)."""
+    from lark import Lark
+
+    return Lark(
+        grammar_path(name).read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        start=start,
+        propagate_positions=False,
+        maybe_placeholders=False,
+    )
+
+
+def _terminal_regex(lark: Lark, name: str) -> str:
+    return lark.get_terminal(name).pattern.to_regexp()
+
+
+def _expansion_regex(lark: Lark, expansion: list, used: set[str], depth: int) -> str:
+    parts = []
+    for sym in expansion:
+        if sym.is_term:
+            pattern = _terminal_regex(lark, sym.name)
+            if sym.filter_out:
+                parts.append(f"(?:{pattern})")
+            else:
+                group = sym.name.lower()
+                if group in used:
+                    parts.append(f"(?:{pattern})")
+                else:
+                    used.add(group)
+                    parts.append(f"(?P<{group}>{pattern})")
+        else:
+            parts.append(_rule_regex(lark, sym.name, used, depth + 1))
+    return "".join(parts)
+
+
+def _is_subsequence(short: list, long: list) -> bool:
+    it = iter(long)
+    return all(any(s == x for x in it) for s in short)
+
+
+def _rule_regex(lark: Lark, rule: str, used: set[str], depth: int = 0) -> str:
+    if depth > 20:
+        raise ValueError(f"rule {rule!r} is recursive; rule_regex handles flat header rules only")
+    expansions = [r.expansion for r in lark.rules if r.origin.name == rule]
+    if not expansions:
+        raise KeyError(f"no rule {rule!r}")
+    longest = max(expansions, key=len)
+    if len(expansions) > 1 and all(_is_subsequence(e, longest) for e in expansions):
+        # Expansions that Lark generated from "x?" / "(a b)?": one sequence with optional members.
+        presence = []
+        for exp in expansions:
+            present = [False] * len(longest)
+            j = 0
+            for s in exp:
+                while longest[j] != s:
+                    j += 1
+                present[j] = True
+                j += 1
+            presence.append(present)
+        always = [all(p[i] for p in presence) for i in range(len(longest))]
+        out = []
+        i = 0
+        while i < len(longest):
+            if always[i]:
+                out.append(_expansion_regex(lark, [longest[i]], used, depth))
+                i += 1
+                continue
+            # Consecutive optional symbols that always come together form one optional group.
+            together = [p[i] for p in presence]
+            j = i
+            while j < len(longest) and not always[j] and [p[j] for p in presence] == together:
+                j += 1
+            out.append(f"(?:{_expansion_regex(lark, longest[i:j], used, depth)})?")
+            i = j
+        return "".join(out)
+    alternatives = [_expansion_regex(lark, e, used, depth) for e in expansions]
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+@functools.cache
+def rule_regex(grammar: str, rule: str) -> str:
+    """A regex (``re`` syntax) equivalent to ``rule`` of ``grammars/<grammar>.lark``.
+
+    Named terminals become named groups (lower-case terminal names). Only flat, non-recursive
+    rules are supported: record headers and similar line shapes.
+    """
+    return _rule_regex(parser(grammar), rule, set())
+
+
+@functools.cache
+def _all_terminals(grammar: str) -> Lark:
+    """A lexer-only build of the grammar: it keeps terminals that no rule uses."""
+    from lark import Lark
+
+    return Lark(grammar_path(grammar).read_text(encoding="utf-8"), parser=None, lexer="basic")
+
+
+@functools.cache
+def terminal_regex(grammar: str, name: str) -> str:
+    """The regex of one terminal of ``grammars/<grammar>.lark``."""
+    return _terminal_regex(_all_terminals(grammar), name)
+
+
+def compiled(grammar: str, rule: str, suffix: str = "", flags: int = 0) -> re.Pattern[str]:
+    return re.compile(rule_regex(grammar, rule) + suffix, flags)

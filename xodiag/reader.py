@@ -1,0 +1,216 @@
+"""Inputs -> event table chunks, plus a summary per input.
+
+``read_events`` streams: it never holds more than one chunk of events (and one input's framer
+state) in memory, so a 1M-line journal is read in bounded memory. ``event_table`` concatenates the
+chunks for commands that need the whole table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from xodiag.events import COLUMNS, EventBuilder
+from xodiag.sources import journaljson
+from xodiag.sources.detect import FORMATS, detect
+from xodiag.sources.inputs import Input, open_inputs
+from xodiag.sources.jobjson import read_job_json
+from xodiag.sources.lines import LineFramer
+from xodiag.sources.records import Sink, emit
+from xodiag.times import YearContext, find_anchor, resolve
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CHUNK_EVENTS = 20000
+BATCH_LINES = 20000
+
+
+@dataclass
+class InputSummary:
+    path: str
+    format: str
+    lines: int = 0
+    events: int = 0
+    unparsed: int = 0
+    unparsed_at: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    year_source: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "format": self.format, "lines": self.lines, "events": self.events,
+            "unparsed": self.unparsed, "unparsed_lines": self.unparsed_at, "notes": self.notes,
+            "error": self.error, "year_source": self.year_source,
+        }
+
+    def one_line(self) -> str:
+        if self.error:
+            return f"{self.path}: error: {self.error}"
+        text = (f"{self.path}: {self.format}, {self.lines} lines, {self.events} events, "
+                f"{self.unparsed} unparsed")
+        if self.unparsed_at:
+            more = "" if self.unparsed <= len(self.unparsed_at) else ", ..."
+            text += " (lines " + ", ".join(map(str, self.unparsed_at)) + more + ")"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text
+
+
+@dataclass
+class ReadOptions:
+    input_format: str | None = None
+    year: int | None = None
+    tz: dt.tzinfo = dt.UTC
+
+
+def _head(inp: Input, limit: int = 1 << 20) -> str:
+    """The first ~1 MiB of an input's text (cut at a line end)."""
+    out: list[str] = []
+    size = 0
+    for chunk in inp.chunks():
+        out.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    text = "".join(out)
+    if size >= limit and "\n" in text:
+        text = text[: text.rfind("\n") + 1]
+    return text
+
+
+def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
+    import pandas as pd
+
+    cols, kinds, values = builder.take()
+    times, quality = resolve(kinds, values, ctx)
+    cols["time"] = times  # type: ignore[assignment]
+    cols["time_quality"] = quality
+    df = pd.DataFrame(cols, columns=list(COLUMNS))
+    df["pid"] = df["pid"].astype("Int64")
+    df["line"] = df["line"].astype("int64")
+    df["line_end"] = df["line_end"].astype("int64")
+    if len(df) > 1 and not df["line"].is_monotonic_increasing:
+        df = df.sort_values("line", kind="stable").reset_index(drop=True)
+    return df
+
+
+def read_events(paths: list[str], opts: ReadOptions | None = None) -> Iterator[tuple[InputSummary, Any]]:
+    """Yield (summary, DataFrame chunk) pairs; a summary is final once its input's last chunk is out.
+
+    An input that yields no event still yields once, with an empty frame, so that every input has
+    a summary.
+    """
+    opts = opts or ReadOptions()
+    inputs = list(open_inputs(paths))
+    heads: dict[int, str] = {}
+    anchors: dict[int, dt.datetime | None] = {}
+    for i, inp in enumerate(inputs):
+        if inp.error is None:
+            heads[i] = _head(inp)
+            anchors[i] = find_anchor(heads[i])
+    global_anchor = next((a for a in anchors.values() if a is not None), None)
+
+    for i, inp in enumerate(inputs):
+        summary = InputSummary(path=inp.name, format="unknown")
+        if inp.error is not None or i not in heads:
+            summary.error = inp.error or "unreadable"
+            yield summary, None
+            continue
+        fmt = opts.input_format or detect(heads[i])
+        summary.format = fmt
+        ctx = YearContext(anchors.get(i) or global_anchor, opts.year, inp.mtime, opts.tz)
+        builder = EventBuilder()
+        sink = Sink(inp.name, fmt, builder, ctx)
+        yield from _read_one(inp, fmt, sink, summary)
+        summary.year_source = ctx.source
+        summary.notes = list(dict.fromkeys(summary.notes + inp.notes))
+        if inp.error is not None:
+            summary.error = inp.error
+        elif summary.events == 0 and summary.lines > 0 and fmt != "job-json":
+            summary.notes.append("no events: unknown format" if fmt in ("unknown", "fragment")
+                                 else f"no {fmt} events found")
+            if fmt == "fragment":
+                summary.format = "unknown"
+
+
+def _finish_chunk(sink: Sink, summary: InputSummary) -> Any:
+    df = _frame(sink.builder, sink.ctx)
+    summary.events += len(df)
+    return df
+
+
+def _account(sink: Sink, summary: InputSummary) -> None:
+    if sink.unparsed:
+        sink.unparsed.sort()
+        summary.unparsed += len(sink.unparsed)
+        room = 5 - len(summary.unparsed_at)
+        if room > 0:
+            summary.unparsed_at.extend(sink.unparsed[:room])
+        sink.unparsed.clear()
+
+
+def _read_one(inp: Input, fmt: str, sink: Sink, summary: InputSummary) -> Iterator[tuple[InputSummary, Any]]:
+    yielded = False
+    if fmt == "job-json":
+        text = inp.text()
+        summary.lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        summary.notes.extend(read_job_json(text, sink))
+        _account(sink, summary)
+        yield summary, _finish_chunk(sink, summary)
+        return
+
+    builder = sink.builder
+
+    def extend_last(n: int) -> bool:
+        if builder.n == 0:
+            return False
+        builder.cols["line_end"][-1] = n
+        return True
+
+    framer = LineFramer(lambda rec: emit(rec, sink), extend_last)
+    framer.unparsed = sink.unparsed
+    lines = inp.lines()
+    if fmt == "journal-json":
+        lines = journaljson.convert(lines)
+    n = 0
+    while True:
+        batch = list(itertools.islice(lines, BATCH_LINES))
+        if not batch:
+            break
+        framer.feed(batch, n + 1)
+        n += len(batch)
+        if builder.n >= CHUNK_EVENTS:
+            _account(sink, summary)
+            yield summary, _finish_chunk(sink, summary)
+            yielded = True
+    framer.close()
+    summary.lines = n
+    _account(sink, summary)
+    if builder.n or not yielded:
+        yield summary, _finish_chunk(sink, summary)
+
+
+def event_table(paths: list[str], opts: ReadOptions | None = None) -> tuple[Any, list[InputSummary]]:
+    """The whole event table (one DataFrame, sorted by time then source order) and the summaries."""
+    import pandas as pd
+
+    frames = []
+    summaries: list[InputSummary] = []
+    for summary, df in read_events(paths, opts):
+        if not summaries or summaries[-1] is not summary:
+            summaries.append(summary)
+        if df is not None and len(df):
+            frames.append(df)
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+    else:
+        table = pd.DataFrame({c: [] for c in COLUMNS})
+    return table, summaries
+
+
+__all__ = ["FORMATS", "InputSummary", "ReadOptions", "event_table", "read_events"]

@@ -1,0 +1,1 @@
+"""Output: event tables, reports and plots. Renderers read data, never the raw files."""

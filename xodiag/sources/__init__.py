@@ -1,0 +1,1 @@
+"""Open inputs, detect their format and frame their lines into records (cheap str/regex work)."""
