@@ -19,6 +19,8 @@ COLUMNS: dict[str, str] = {
     "source": "path of the input (`-` for stdin; `bundle.tar.gz!var/log/xensource.log` inside archives)",
     "line": "first physical line of the event in its source (1-based)",
     "line_end": "last physical line of the event (equal to `line` for one-line events)",
+    "span": "number of physical lines the event holds: `line_end - line + 1`, less the lines of other "
+    "processes interleaved in it (journald); 0 for a job-log task that shares its line with another",
     "format": "input format: xo-console, xo-journal, journal-json, fragment, job-json, xensource, xapi-nbd",
     "kind": "record shape: record, raw-stderr, syslog, backtrace, repeat, task-start, task-end, "
     "task-info, task-warning, fragment",
@@ -48,15 +50,16 @@ COLUMNS: dict[str, str] = {
 LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses")
 
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_OBJ_ID_RE = re.compile(
-    r"(?P<ctx>\b(?:vm|vdi|vbd|sr)(?:_?(?:ref|uuid|Ref|Uuid|s))?\b[\"']?\s*(?:[:=]\s*|\s)\s*['\"]?)?"
-    r"(?P<id>(?:OpaqueRef:)?" + UUID + r")",
+_ID_RE = re.compile(r"(?:OpaqueRef:)?" + UUID)
+# What names the object, just before an id: "vdi  = '", "VDI ", "vdiRef: '", "\"vm\": \"", "VBD with UUID ".
+_CTX_RE = re.compile(
+    r"(?<![A-Za-z])(?P<kind>vm|vdi|vbd|sr)(?:_?(?:ref|uuid|s))?(?: with uuid)?[\"']?\s*[:=]?\s*[\"']?$",
     re.IGNORECASE,
 )
 _EXPORT_RE = re.compile(r"/(?P<vdi>" + UUID + r")\?session_id=(?:OpaqueRef:)?[0-9a-fA-F-]{0,36}")
 _TASK_REF_RE = re.compile(r"(?<![\w:])[RD]:[0-9a-f]{12}\b")
-_ADDR_RE = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?::\d{1,5})?(?![\d.])")
-_SESSION_CTX = ("session_id=", "session=", "session_id =", "session: ", "session = ")
+_ADDR_RE = re.compile(r"(?<![\d.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?(?![\d.])")
+_SESSION_CTX = ("session_id=", "session=", "session_id =", "session: ", "session = ", "session_id: '")
 
 # Error facts in free text (journal messages, xapi exceptions, pasted UI strings).
 _ERR_HEAD_RE = re.compile(
@@ -116,38 +119,34 @@ def _add(lst: list[str], value: str) -> None:
 def extract_ids(text: str, ids: Ids | None = None) -> Ids:
     ids = ids or Ids()
     if "-" in text:
-        for m in _EXPORT_RE.finditer(text):
-            _add(ids.export_names, m.group(0))
-            _add(ids.vdi, m.group("vdi").lower())
-        for m in _OBJ_ID_RE.finditer(text):
-            value = m.group("id")
-            start = m.start("id")
-            before = text[max(0, start - 12) : start]
-            if value.startswith(("OpaqueRef:", "opaqueref:")):
-                if any(before.endswith(c) for c in _SESSION_CTX):
+        if "session_id=" in text:
+            for m in _EXPORT_RE.finditer(text):
+                _add(ids.export_names, m.group(0))
+                _add(ids.vdi, m.group("vdi").lower())
+        for m in _ID_RE.finditer(text):
+            value = m.group()
+            start = m.start()
+            before = text[max(0, start - 16) : start]
+            if value[0] in "Oo":
+                if before.endswith(_SESSION_CTX):
                     continue  # a session id is a secret, not an object reference
                 value = "OpaqueRef:" + value[10:].lower()
                 _add(ids.refs, value)
             else:
                 value = value.lower()
                 _add(ids.uuids, value)
-            ctx = m.group("ctx")
-            if ctx:
-                kind = ctx.lstrip()[:3].lower()
-                if kind.startswith("vm"):
-                    _add(ids.vm, value)
-                elif kind == "vdi":
-                    _add(ids.vdi, value)
-                elif kind == "vbd":
-                    _add(ids.vbd, value)
-                elif kind.startswith("sr"):
-                    _add(ids.sr, value)
-    if ":" in text:
+            c = _CTX_RE.search(before)
+            if c is not None:
+                kind = c.group("kind").lower()
+                _add(getattr(ids, kind), value)
+    if "R:" in text or "D:" in text:
         for m in _TASK_REF_RE.finditer(text):
-            _add(ids.task_refs, m.group(0))
+            _add(ids.task_refs, m.group())
     if "." in text:
         for m in _ADDR_RE.finditer(text):
-            _add(ids.addresses, m.group(0))
+            addr = m.group()
+            if all(int(o) < 256 for o in addr.split(":", 1)[0].split(".")):
+                _add(ids.addresses, addr)
     return ids
 
 
@@ -170,6 +169,7 @@ class EventBuilder:
         line: int,
         line_end: int,
         fmt: str,
+        span: int | None = None,
         kind: str,
         raw: str,
         host: str | None = None,
@@ -190,6 +190,7 @@ class EventBuilder:
         c["source"].append(source)
         c["line"].append(line)
         c["line_end"].append(line_end)
+        c["span"].append(line_end - line + 1 if span is None else span)
         c["format"].append(fmt)
         c["kind"].append(kind)
         c["host"].append(host)

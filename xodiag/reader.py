@@ -94,6 +94,7 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     df["pid"] = df["pid"].astype("Int64")
     df["line"] = df["line"].astype("int64")
     df["line_end"] = df["line_end"].astype("int64")
+    df["span"] = df["span"].astype("int64")
     if len(df) > 1 and not df["line"].is_monotonic_increasing:
         df = df.sort_values("line", kind="stable").reset_index(drop=True)
     return df
@@ -170,6 +171,7 @@ def _read_one(inp: Input, fmt: str, sink: Sink, summary: InputSummary) -> Iterat
         if builder.n == 0:
             return False
         builder.cols["line_end"][-1] = n
+        builder.cols["span"][-1] += 1
         return True
 
     framer = LineFramer(lambda rec: emit(rec, sink), extend_last)

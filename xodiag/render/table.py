@@ -54,6 +54,11 @@ def write_csv(df: Any, out: IO[str], header: bool) -> None:
         writer.writerow(cells)
 
 
+def _s(value: Any, default: str = "") -> str:
+    v = _plain(value)
+    return default if v is None or v == "" else str(v)
+
+
 def write_table(df: Any, out: IO[str], width: int = 160) -> None:
     """A compact human view: time, location, level, namespace, message and error."""
     for row in df.itertuples(index=False):
@@ -62,9 +67,10 @@ def write_table(df: Any, out: IO[str], width: int = 160) -> None:
         loc = f"{row.source.rsplit('/', 1)[-1]}:{row.line}"
         if row.line_end != row.line:
             loc += f"-{row.line_end}"
-        err = " ".join(str(x) for x in (row.error_name, row.error_code) if isinstance(x, str) and x)
-        msg = one_line(str(row.message or ""))
-        text = f"{when} {loc:<28} {str(row.level or '-'):<5} {str(row.namespace or '-')[:26]:<26} {msg}"
+        err = " ".join(x for x in (_s(row.error_name), _s(row.error_code)) if x)
+        msg = one_line(_s(row.message))
+        level, ns = _s(row.level, "-"), one_line(_s(row.namespace, "-"))[:26]
+        text = f"{when} {one_line(loc):<28} {level:<5} {ns:<26} {msg}"
         if err:
             text += f"  [{one_line(err)}]"
         out.write(text[:width] + "\n")

@@ -42,6 +42,7 @@ class Rec:
     head: re.Match[str] | None = None
     depth: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    numbers: list[int] | None = None  # line numbers, kept only once another process interleaves
 
 
 Emit = Callable[[Rec], None]
@@ -166,6 +167,10 @@ class LineFramer:
         self._close_frag()
 
     def _append(self, rec: Rec, n: int, raw: str, body: str) -> None:
+        if rec.numbers is None and n != rec.line_end + 1:
+            rec.numbers = list(range(rec.line, rec.line_end + 1))
+        if rec.numbers is not None:
+            rec.numbers.append(n)
         rec.raw.append(raw)
         rec.bodies.append(body)
         rec.line_end = n
@@ -181,16 +186,12 @@ class LineFramer:
     def _blank(self, n: int, raw: str, key: tuple[str | None, str | None]) -> None:
         rec = self.open.get(key) or self.frag or self.bt
         if rec is not None and rec.line_end == n - 1:
-            rec.raw.append(raw)
-            rec.bodies.append("")
-            rec.line_end = n
+            self._append(rec, n, raw, "")
             return
         last = self.last
         if last is not None and last.line_end == n - 1:
             if any(r is last for r in self.open.values()) or last is self.frag or last is self.bt:
-                last.raw.append(raw)
-                last.bodies.append("")
-                last.line_end = n
+                self._append(last, n, raw, "")
                 return
             if self.extend_last(n):
                 last.line_end = n

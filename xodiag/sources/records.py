@@ -99,14 +99,15 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
         sink.ctx.learn_offset(rec.stamp, iso)
     error = None
     line_end = rec.line_end
+    span = len(rec.raw)
     if data is not None:
         try:
             error = parse_block(data)
         except InspectError:
             error = _fallback_error(data)
-            if rec.line_end > rec.line:
-                sink.mark_unparsed(range(rec.line + 1, rec.line_end + 1))
-                line_end = rec.line
+            if span > 1:
+                sink.mark_unparsed(rec.numbers[1:] if rec.numbers else range(rec.line + 1, rec.line_end + 1))
+                line_end, span = rec.line, 1
     if (error is None or (error.name is None and error.code is None)) and (
         "Error" in message or "_" in message or "exception" in message
     ):
@@ -115,7 +116,7 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
     raw = "\n".join(rec.raw)
     sink.builder.add(
         time_kind="iso", time_value=iso, source=sink.source, line=rec.line, line_end=line_end,
-        fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
+        span=span, fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
         pid=int(rec.pid) if rec.pid else None, namespace=h.group("namespace"), level=h.group("level"),
         message=message, error=error, ids=extract_ids(raw),
     )
@@ -133,13 +134,14 @@ def emit_raw_block(rec: Rec, sink: Sink) -> None:
     """An unprefixed console.error block (`{ err: ... }`): failure evidence with no header."""
     text = "\n".join(rec.bodies)
     line_end = rec.line_end
+    span = len(rec.raw)
     try:
         error = parse_block(text)
     except InspectError:
         error = _fallback_error(text)
-        if rec.dialect != "fragment" and rec.line_end > rec.line:
-            sink.mark_unparsed(range(rec.line + 1, rec.line_end + 1))
-            line_end = rec.line
+        if span > 1:
+            sink.mark_unparsed(rec.numbers[1:] if rec.numbers else range(rec.line + 1, rec.line_end + 1))
+            line_end, span = rec.line, 1
     if rec.stamp is not None:
         tk, tv = _stamp_time(rec, sink)
     else:
@@ -148,7 +150,7 @@ def emit_raw_block(rec: Rec, sink: Sink) -> None:
     first = next((b.strip() for b in rec.bodies if b.strip() not in ("", "{", "[")), "")
     sink.builder.add(
         time_kind=tk, time_value=tv, source=sink.source, line=rec.line, line_end=line_end,
-        fmt=sink.fmt, kind="raw-stderr", raw=raw, host=rec.host, process=rec.ident,
+        span=span, fmt=sink.fmt, kind="raw-stderr", raw=raw, host=rec.host, process=rec.ident,
         pid=int(rec.pid) if rec.pid else None, level="ERROR", message=error.message or first,
         error=error, ids=extract_ids(raw),
     )
