@@ -26,7 +26,7 @@ COLUMNS: dict[str, str] = {
     "task-info, task-warning, fragment",
     "host": "host name from the syslog prefix or journal field",
     "process": "syslog identifier (xo-server, xapi, xapi-nbd, ...) or `job` for the job log",
-    "pid": "process id from the syslog prefix, or xapi's thread id for xensource lines",
+    "pid": "process id from the syslog prefix or the journal (xapi's own lines have none)",
     "namespace": "xo-server logger namespace, xapi logging module (brand), xapi-nbd section, or job task name",
     "level": "DEBUG, INFO, WARN, ERROR or FATAL (xapi and syslog levels are mapped to these)",
     "message": "the log message, without the data that follows it",

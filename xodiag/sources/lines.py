@@ -94,7 +94,7 @@ class LineFramer:
         n = first_line - 1
         syslog_match = self.syslog_re.match
         xo_match = self.xo_re.match
-        for n, raw in enumerate(lines, first_line):  # noqa: B007
+        for n, raw in enumerate(lines, first_line):
             line = P.strip_ansi(raw) if "\x1b" in raw else raw
             stamp = host = ident = pid = None
             body = line

@@ -13,7 +13,7 @@ MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct No
 
 @functools.cache
 def syslog_prefix() -> re.Pattern[str]:
-    return compiled("syslog", "syslog_prefix")
+    return compiled("syslog", "syslog_prefix", "(?: )?")
 
 
 @functools.cache
@@ -23,7 +23,7 @@ def xo_header() -> re.Pattern[str]:
 
 @functools.cache
 def xapi_header() -> re.Pattern[str]:
-    return compiled("xensource", "xapi_header")
+    return compiled("xensource", "xapi_header", "(?: )?")
 
 
 @functools.cache

@@ -1,0 +1,27 @@
+"""Documentation that must match the code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from xodiag.events import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_event_columns_documented() -> None:
+    doc = (ROOT / "docs" / "events.md").read_text()
+    documented = re.findall(r"^\| `([a-z_]+)` \|", doc, re.M)
+    assert documented == list(COLUMNS)
+
+
+def test_readme_opens_with_two_commands_and_ci_runs_the_second() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 2
+    first, second = blocks[0].strip(), blocks[1].strip()
+    assert "\n" not in first and "\n" not in second
+    assert "xodiag " in first and "samples/" in first
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert second in ci or second.replace("bash ", "") in ci

@@ -1,0 +1,107 @@
+"""The grammars are the one source of truth: derived fast-path regexes must agree with Lark."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from lark import Token, Tree
+
+from xodiag.parse.grammar import GRAMMAR_DIR, parser, rule_regex
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tokens(tree: Tree) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for tok in tree.scan_values(lambda t: isinstance(t, Token)):
+        out.setdefault(tok.type.lower(), str(tok))
+    return out
+
+
+SYSLOG = [
+    ("Apr 14 02:22:11 xo xo-server[812]: x", {"short_stamp": "Apr 14 02:22:11", "host": "xo",
+                                              "ident": "xo-server", "pid": "812"}),
+    ("Apr  4 02:22:11.402113 xo xo-server[812]: x", {"short_stamp": "Apr  4 02:22:11.402113", "pid": "812"}),
+    ("2026-04-14T02:22:11+02:00 xo xo-server[812]: x", {"iso_stamp": "2026-04-14T02:22:11+02:00"}),
+    ("Apr  4 02:22:11 proxy1 xo-proxy: x", {"host": "proxy1", "ident": "xo-proxy", "pid": None}),
+    ("Mar  3 02:00:12 xcp1 xapi: [debug||1 x|y|audit] z", {"ident": "xapi"}),
+]
+
+
+@pytest.mark.parametrize(("line", "expect"), SYSLOG)
+def test_syslog_prefix_regex_agrees_with_lark(line: str, expect: dict[str, str | None]) -> None:
+    m = re.compile(rule_regex("syslog", "syslog_prefix") + "(?: )?").match(line)
+    assert m is not None
+    for key, value in expect.items():
+        assert m.group(key) == value
+    # Lark (LALR) parses the same prefix into the same terminals.
+    tree = parser("syslog").parse(line)
+    toks = _tokens(tree)
+    for key, value in expect.items():
+        if value is not None:
+            assert toks[key] == value
+    assert toks.get("body", "") == line[m.end():]
+
+
+XAPI = [
+    "[debug||5120 HTTPS 10.0.0.50->:::80|VDI.get_nbd_info R:3f2a1b0c9d8e|audit] VDI.get_nbd_info: vdi  = 'x'",
+    "[debug|xcp1|1818 UNIX /var/lib/xcp/xapi|VBD.plug R:9a8b7c6d5e4f|audit] VBD.plug: VBD = 'x'",
+    "[debug|00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01|1818 UNIX /var/lib/xcp/xapi|VBD.plug "
+    "R:9a8b7c6d5e4f|audit] VBD.plug",
+    "[ info||1790 /var/lib/xcp/xapi|session.login_with_password D:2c4e6a8b0d1f|xapi_session] Session.create",
+    "[error||5500 HTTPS 10.0.0.50->:::80|[XO] VDI Export R:1a2b3c4d5e6f|vhd_tool_wrapper] vhd-tool output",
+    "[20260303T01:00:12.345Z|audit||7 INET :::80|VM.start R:0e1d2c3b4a59|audit] ok",
+]
+
+
+@pytest.mark.parametrize("body", XAPI)
+def test_xapi_header_regex_agrees_with_lark(body: str) -> None:
+    m = re.compile(rule_regex("xensource", "xapi_header") + "(?: )?").match(body)
+    assert m is not None
+    toks = _tokens(parser("xensource").parse(body))
+    for key in ("xapi_level", "field2", "thread_id", "task", "brand", "xapi_time"):
+        if m.group(key) is not None:
+            assert toks[key] == m.group(key), key
+    assert toks.get("message", "") == body[m.end():]
+
+
+def test_xapi_header_field2_variants() -> None:
+    rx = re.compile(rule_regex("xensource", "xapi_header"))
+    assert rx.match(XAPI[0]).group("field2") is None  # type: ignore[union-attr]
+    assert rx.match(XAPI[1]).group("field2") == "xcp1"  # type: ignore[union-attr]
+    assert rx.match(XAPI[2]).group("field2").startswith("00-0af765")  # type: ignore[union-attr]
+    assert rx.match(XAPI[4]).group("task") == "[XO] VDI Export R:1a2b3c4d5e6f"  # type: ignore[union-attr]
+
+
+def test_backtrace_frame_regex() -> None:
+    rx = re.compile(rule_regex("xensource", "backtrace_frame"))
+    m = rx.match("2/6 xapi Called from file ocaml/xapi/rbac.ml, line 205, characters 6-33")
+    assert m is not None
+    assert (m.group("bt_index"), m.group("bt_file"), m.group("bt_line")) == ("2", "ocaml/xapi/rbac.ml", "205")
+    assert parser("xensource").parse("1/6 xapi Raised at file ocaml/xapi/xapi_vdi.ml, line 1017")
+
+
+def test_xo_header_regex() -> None:
+    rx = re.compile(rule_regex("xo_record", "xo_header"))
+    m = rx.match("2026-04-14T00:22:12.913Z xo:backups:worker ERROR unhandled error event {")
+    assert m is not None
+    assert m.group("namespace") == "xo:backups:worker" and m.group("level") == "ERROR"
+    assert rx.match("2026-04-14T00:22:12.913Z xo:backups:worker NOTICE x") is None
+
+
+def test_every_grammar_builds_as_lalr() -> None:
+    for path in GRAMMAR_DIR.glob("*.lark"):
+        lark = parser(path.stem)
+        assert lark.options.parser == "lalr", path.name
+
+
+def test_earley_is_never_used_on_log_input() -> None:
+    """Earley is O(n^3): no code path may build an Earley parser."""
+    offenders = []
+    for path in (ROOT / "xodiag").rglob("*.py"):
+        text = path.read_text()
+        if re.search(r"parser\s*=\s*[\"']earley", text) or ("Lark(" in text and "parser=" not in text):
+            offenders.append(str(path))
+    assert offenders == []
