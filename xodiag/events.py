@@ -68,7 +68,9 @@ _ERR_HEAD_RE = re.compile(
 # XAPI and undici codes: VDI_IN_USE(...), Server_error(VDI_IN_USE, ...), UND_ERR_ABORTED; not NBD_CMD_*.
 _XAPI_CODE_RE = re.compile(r"(?<![\w.])(?!NBD_)(?P<code>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![\w.])")
 _CODE_PROP_RE = re.compile(r"\bcode:\s*['\"](?P<code>[A-Za-z0-9_]+)['\"]")
-_ERRNO_RE = re.compile(r"\b(?P<code>E(?:CONNREFUSED|CONNRESET|HOSTUNREACH|TIMEDOUT|PIPE|NETUNREACH|CONNABORTED|IO|NOSPC))\b")
+_ERRNO_RE = re.compile(
+    r"\b(?P<code>E(?:CONNREFUSED|CONNRESET|HOSTUNREACH|TIMEDOUT|PIPE|NETUNREACH|CONNABORTED|IO|NOSPC))\b"
+)
 _OCAML_EXN_RE = re.compile(r"(?:exception|Caught exception[^:]*:)\s*(?P<name>[A-Z][\w.]*)(?:\((?P<arg>.*)\))?")
 
 
