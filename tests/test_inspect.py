@@ -115,3 +115,19 @@ def test_frames(text: str, function: str | None, file: str, line: int | None, co
 
 def test_not_a_frame() -> None:
     assert parse_frame("hello world") is None
+
+
+def test_error_with_bracketed_code_and_class_prefixed_arrays() -> None:
+    block = """{
+  error: <ref *1> AggregateError [ECONNREFUSED]: 
+      at internalConnectMultiple (node:net:1139:18) {
+    code: 'ECONNREFUSED',
+    connection: { lastError: [Circular *1], options: [Object] },
+    [errors]: [ [Error], [Error] ]
+  },
+  arguments: [Arguments] [ 'OpaqueRef:0fd630f1-f29d-4da9-953f-48f1a09f76b5' ],
+  proto: [Object: null prototype] { a: 1 }
+}"""
+    facts = parse_block(block)
+    assert (facts.name, facts.code) == ("AggregateError", "ECONNREFUSED")
+    assert facts.frames is not None and facts.frames[0]["function"] == "internalConnectMultiple"

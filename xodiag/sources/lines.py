@@ -158,6 +158,10 @@ class LineFramer:
                 continue
             if rec is not None:
                 self._close_key(key)
+            if self.counts["xo"] and self.frag is None and (b0 in "{[" or P.error_head_line().match(body)):
+                # console.error output between xo-server records: attach to the nearest record's time
+                self._raw_block(key, n, raw, body, None, None, None, None)
+                continue
             self._fragment(n, raw, body)
         return n
 
