@@ -118,8 +118,9 @@ def test_not_a_frame() -> None:
 
 
 def test_error_with_bracketed_code_and_class_prefixed_arrays() -> None:
+    # Node prints "AggregateError [CODE]: " with a trailing space when the message is empty.
     block = """{
-  error: <ref *1> AggregateError [ECONNREFUSED]: 
+  error: <ref *1> AggregateError [ECONNREFUSED]:\x20
       at internalConnectMultiple (node:net:1139:18) {
     code: 'ECONNREFUSED',
     connection: { lastError: [Circular *1], options: [Object] },
