@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from xodiag.sources import patterns as P
 
@@ -25,24 +24,29 @@ _IDISH = re.compile(
 )
 
 
-@dataclass(slots=True, eq=False)
 class Rec:
     """A record being framed: its physical lines and the header facts of its first line."""
 
-    kind: str  # record | raw-stderr | syslog | backtrace | repeat | fragment | frames | error | block
-    dialect: str  # xo | xapi | nbd | syslog | fragment
-    line: int
-    line_end: int
-    raw: list[str]
-    bodies: list[str]
-    stamp: str | None = None
-    host: str | None = None
-    ident: str | None = None
-    pid: str | None = None
-    head: re.Match[str] | None = None
-    depth: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
-    numbers: list[int] | None = None  # line numbers, kept only once another process interleaves
+    __slots__ = ("bodies", "depth", "dialect", "extra", "head", "host", "ident", "kind", "line", "line_end",
+                 "numbers", "pid", "raw", "stamp")
+
+    def __init__(self, kind: str, dialect: str, line: int, line_end: int, raw: list[str], bodies: list[str],
+                 stamp: str | None = None, host: str | None = None, ident: str | None = None,
+                 pid: str | None = None, head: re.Match[str] | None = None) -> None:
+        self.kind = kind  # record | raw-stderr | syslog | backtrace | repeat | fragment | frames | error | block
+        self.dialect = dialect  # xo | xapi | nbd | syslog | fragment
+        self.line = line
+        self.line_end = line_end
+        self.raw = raw
+        self.bodies = bodies
+        self.stamp = stamp
+        self.host = host
+        self.ident = ident
+        self.pid = pid
+        self.head = head
+        self.depth = 0
+        self.extra: dict[str, str] | None = None
+        self.numbers: list[int] | None = None  # line numbers, kept only once another process interleaves
 
 
 Emit = Callable[[Rec], None]

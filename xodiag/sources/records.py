@@ -118,7 +118,7 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
         time_kind="iso", time_value=iso, source=sink.source, line=rec.line, line_end=line_end,
         span=span, fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
         pid=int(rec.pid) if rec.pid else None, namespace=h.group("namespace"), level=h.group("level"),
-        message=message, error=error, ids=extract_ids(raw),
+        message=message, error=error, ids=extract_ids("\n".join(bodies)),
     )
 
 
@@ -225,7 +225,7 @@ def emit_plain(rec: Rec, sink: Sink) -> None:
             level = "WARN"
         else:
             level = "INFO"
-    if rec.extra.get("priority"):
+    if rec.extra and rec.extra.get("priority"):
         level = _PRIORITY_LEVEL.get(rec.extra["priority"], level)
     tk, tv = _stamp_time(rec, sink)
     raw = "\n".join(rec.raw)
