@@ -160,6 +160,9 @@ def read_job_json(text: str, sink: Sink) -> list[str]:
             else:
                 events.append({"owner": own, "role": "start", "line": ln, "line_end": j})
         elif end_line is not None and ln <= end_line <= j:
+            if ln < end_line and events:  # closing brackets of the children belong to the event before
+                events[-1]["line_end"] = end_line - 1
+                ln = end_line
             events.append({"owner": own, "role": "end", "line": ln, "line_end": j})
         elif events:
             events[-1]["line_end"] = j

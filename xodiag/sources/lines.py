@@ -22,6 +22,13 @@ _IDISH = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-|OpaqueRef:|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b|"
     r"(?:Error|Exception)\b|\bE[A-Z]{4,}\b|\b[RD]:[0-9a-f]{12}\b|Server_error|Failure\("
 )
+# Error wording in a pasted UI message that carries no code ("HTTP connection has timed out").
+_ERROR_WORDS = re.compile(
+    r"\b(?:error|failed|failure|timed out|timeout|has ended|aborted|refused|reset by peer|unable to|"
+    r"cannot|can't|not available|denied|invalid|exception)\b",
+    re.IGNORECASE,
+)
+_BLOB = re.compile(r"^\[[0-9.]+[KMGT]?B blob data\]$")
 
 
 class Rec:
@@ -147,6 +154,10 @@ class LineFramer:
                 if rec is not None and (b0 in " \t}])" or rec.depth > 0):
                     self._append(rec, n, raw, body)
                     continue
+                if b0 == "[" and _BLOB.match(body):
+                    self._close_key(key)
+                    self._simple("syslog", "syslog", n, raw, body, stamp, host, ident, pid)
+                    continue
                 if b0 in "{[" or P.error_head_line().match(body):
                     self._raw_block(key, n, raw, body, stamp, host, ident, pid)
                     continue
@@ -262,13 +273,17 @@ class LineFramer:
                 return
             self._close_frag()
         self._close_bt()
+        head = None
         if s.startswith("at "):
             kind = "frames"
         elif P.error_head_line().match(s):
             kind = "error"
-        elif s[:1] in "{[" :
+        elif s[:1] in "{[" or s.endswith(("{", "[")):
             kind = "block"
-        elif _IDISH.search(s):
+            head = P.xo_header_notime().match(s)
+        elif (head := P.xo_header_notime().match(s)) is not None:
+            kind = "block"
+        elif _IDISH.search(s) or (not s.endswith((":", "?")) and _ERROR_WORDS.search(s)):
             rec = Rec("fragment", "fragment", n, n, [raw], [body])
             self.last = rec
             self.counts["fragment"] += 1
@@ -277,7 +292,7 @@ class LineFramer:
         else:
             self.unparsed.append(n)
             return
-        rec = Rec(kind, "fragment", n, n, [raw], [body])
+        rec = Rec(kind, "fragment", n, n, [raw], [body], head=head)
         rec.depth = max(0, s.count("{") + s.count("[") - s.count("}") - s.count("]"))
         self.counts["fragment"] += 1
         self.last = rec

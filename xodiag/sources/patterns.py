@@ -22,6 +22,11 @@ def xo_header() -> re.Pattern[str]:
 
 
 @functools.cache
+def xo_header_notime() -> re.Pattern[str]:
+    return compiled("xo_record", "xo_header_notime", r"(?: |$)")
+
+
+@functools.cache
 def xapi_header() -> re.Pattern[str]:
     return compiled("xensource", "xapi_header", "(?: )?")
 

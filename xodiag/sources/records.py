@@ -105,7 +105,7 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
             error = parse_block(data)
         except InspectError:
             error = _fallback_error(data)
-            if span > 1:
+            if span > 1 and sink.fmt != "fragment":  # a paste is damaged by nature: keep it whole
                 sink.mark_unparsed(rec.numbers[1:] if rec.numbers else range(rec.line + 1, rec.line_end + 1))
                 line_end, span = rec.line, 1
     if (error is None or (error.name is None and error.code is None)) and (
@@ -241,10 +241,11 @@ def emit_fragment(rec: Rec, sink: Sink) -> None:
     raw = "\n".join(rec.raw)
     if rec.kind == "fragment":
         text = rec.bodies[0].strip()
+        facts = error_from_text(text)
         sink.builder.add(
             time_kind=None, time_value=None, source=sink.source, line=rec.line, line_end=rec.line_end,
-            fmt=sink.fmt, kind="fragment", raw=raw, message=text, error=error_from_text(text),
-            ids=extract_ids(raw),
+            fmt=sink.fmt, kind="fragment", raw=raw, level="ERROR" if facts.name or facts.code else None,
+            message=text, error=facts, ids=extract_ids(raw),
         )
         return
     lines: list[str] = []
@@ -254,6 +255,12 @@ def emit_fragment(rec: Rec, sink: Sink) -> None:
             lines.extend(_FLAT_FRAMES.split(s))
         else:
             lines.append(s)
+    namespace = level = None
+    head_message = None
+    if rec.head is not None:  # "xo:backups:worker ERROR unhandled error event {" pasted without its time
+        namespace, level = rec.head.group("namespace"), rec.head.group("level")
+        head_message, data = _split_message(lines[0][rec.head.end() :], lines[1:])
+        lines = (data or "").split("\n") if data else []
     text = "\n".join(lines)
     try:
         error = parse_block(text)
@@ -264,10 +271,13 @@ def emit_fragment(rec: Rec, sink: Sink) -> None:
         error.name, error.code = other.name, other.code
         error.message = error.message or other.message
     first = next((s for s in lines if s not in ("", "{", "[")), "")
+    if level is None and (error.name or error.code):
+        level = "ERROR"
     sink.builder.add(
         time_kind=None, time_value=None, source=sink.source, line=rec.line, line_end=rec.line_end,
-        fmt=sink.fmt, kind="fragment", raw=raw, level="ERROR" if error.name or error.code else None,
-        message=error.message or first, error=error, ids=extract_ids(raw),
+        fmt=sink.fmt, kind="fragment", raw=raw, namespace=namespace, level=level,
+        message=head_message if head_message is not None else (error.message or first), error=error,
+        ids=extract_ids(raw),
     )
 
 
