@@ -25,8 +25,8 @@ from xodiag.times import YearContext, find_anchor, resolve
 if TYPE_CHECKING:
     import pandas as pd
 
-CHUNK_EVENTS = 20000
-BATCH_LINES = 20000
+CHUNK_EVENTS = 5000
+BATCH_LINES = 5000
 
 
 @dataclass
@@ -90,7 +90,10 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     times, quality = resolve(kinds, values, ctx)
     cols["time"] = times  # type: ignore[assignment]
     cols["time_quality"] = quality
-    df = pd.DataFrame(cols, columns=list(COLUMNS))
+    # object dtype: no per-chunk copy of every string into pandas' own string dtype
+    df = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in cols.items() if k != "time"},
+                      columns=list(COLUMNS))
+    df["time"] = times
     df["pid"] = df["pid"].astype("Int64")
     df["line"] = df["line"].astype("int64")
     df["line_end"] = df["line_end"].astype("int64")

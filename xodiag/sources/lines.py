@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from sys import intern
 
 from xodiag.sources import patterns as P
 
@@ -114,7 +115,10 @@ class LineFramer:
                 m = syslog_match(line)
                 if m is not None:
                     stamp = m.group("short_stamp") or m.group("iso_stamp")
-                    host, ident, pid = m.group("host"), m.group("ident"), m.group("pid")
+                    # hosts, identifiers and pids repeat on every line: keep one copy of each
+                    host, ident, pid = intern(m.group("host")), intern(m.group("ident")), m.group("pid")
+                    if pid is not None:
+                        pid = intern(pid)
                     body = line[m.end() :]
             b0 = body[:1]
             # xo-server record header: "<ISO> <namespace> <LEVEL> ..."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from xodiag.events import ErrorFacts, EventBuilder, error_from_text, extract_ids
@@ -117,8 +118,8 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
     sink.builder.add(
         time_kind="iso", time_value=iso, source=sink.source, line=rec.line, line_end=line_end,
         span=span, fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
-        pid=int(rec.pid) if rec.pid else None, namespace=h.group("namespace"), level=h.group("level"),
-        message=message, error=error, ids=extract_ids("\n".join(bodies)),
+        pid=int(rec.pid) if rec.pid else None, namespace=intern(h.group("namespace")),
+        level=intern(h.group("level")), message=message, error=error, ids=extract_ids("\n".join(bodies)),
     )
 
 
