@@ -90,21 +90,10 @@ def parse_cmd(
                                              help="Also write the per-input summary as JSON."),
 ) -> None:
     """Read logs into one event table (one row per log entry) and print it."""
-    from xodiag.times import parse_zone
-
-    if input_format is not None and input_format not in FORMAT_NAMES:
-        fail(f"unknown --input-format {input_format!r}; choose one of: {', '.join(FORMAT_NAMES)}")
-    if year is not None and not 1970 <= year <= 2100:
-        fail(f"--year {year} is out of range (1970-2100)")
-    try:
-        zone = parse_zone(tz)
-    except ValueError as exc:
-        fail(str(exc))
-        return
-    from xodiag.reader import ReadOptions, read_events
+    opts = _options(input_format, year, tz)
+    from xodiag.reader import read_events
     from xodiag.render.table import write_csv, write_jsonl, write_table
 
-    opts = ReadOptions(input_format=input_format, year=year, tz=zone)
     out = sys.stdout
     summaries = []
     header = True
@@ -136,6 +125,147 @@ def parse_cmd(
             fail(f"cannot write {summary_json}: {exc.strerror or exc}")
     if summaries and all(s.error is not None for s in summaries):
         raise typer.Exit(2)
+
+
+class AnalyzeFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class Color(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
+def _options(input_format: str | None, year: int | None, tz: str):  # -> ReadOptions
+    from xodiag.times import parse_zone
+
+    if input_format is not None and input_format not in FORMAT_NAMES:
+        fail(f"unknown --input-format {input_format!r}; choose one of: {', '.join(FORMAT_NAMES)}")
+    if year is not None and not 1970 <= year <= 2100:
+        fail(f"--year {year} is out of range (1970-2100)")
+    try:
+        zone = parse_zone(tz)
+    except ValueError as exc:
+        fail(str(exc))
+    from xodiag.reader import ReadOptions
+
+    return ReadOptions(input_format=input_format, year=year, tz=zone)
+
+
+PROGRESS_BYTES = 4 * 1024 * 1024
+
+
+def _diagnose(files: list[str], opts: object):  # -> Diagnosis
+    """Read, build the timeline and run the rules; progress on stderr for big inputs when it is a TTY."""
+    import os
+
+    from xodiag.diagnose import diagnose
+    from xodiag.reader import event_table
+    from xodiag.timeline import build
+
+    total = 0
+    for f in files:
+        try:
+            total += os.path.getsize(f) if f != "-" and os.path.isfile(f) else 0
+        except OSError:
+            pass
+    status = None
+    if total > PROGRESS_BYTES and sys.stderr.isatty():
+        from rich.console import Console
+
+        status = Console(stderr=True).status(f"reading {total / 1e6:.0f} MB of logs...")
+        status.start()
+    try:
+        table, summaries = event_table(files, opts)  # type: ignore[arg-type]
+        if status is not None:
+            status.update(f"analysing {len(table)} events...")
+        diag = diagnose(build(table, summaries), summaries)
+    finally:
+        if status is not None:
+            status.stop()
+    return diag, summaries
+
+
+@app.command(
+    "analyze",
+    epilog=(
+        "Examples:\n\n"
+        "  xodiag analyze samples/april-2026-nbd-stream-init/\n\n"
+        "  xodiag analyze xo-server.log backup-job.json xensource.log --tz Europe/Paris\n\n"
+        "  journalctl -u xo-server -o short-iso | xodiag analyze - --format markdown\n\n"
+        "Exit status: 0 no failure identified, 1 a failure identified, 2 usage error or unreadable input, "
+        "3 verdict incomplete (more than 20% of the input lines unparsed, or no event at all). "
+        "--exit-zero forces 0."
+    ),
+)
+def analyze_cmd(
+    files: list[str] = typer.Argument(..., metavar="FILE...",
+                                      help="Logs: xo-server output, job log JSON, xensource.log, daemon.log; "
+                                           "directories, .tar.gz bundles, or - for stdin."),
+    fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="text, markdown or json."),
+    input_format: str | None = typer.Option(None, "--input-format", "-i", metavar="NAME",
+                                            help="Force the input format: " + ", ".join(FORMAT_NAMES) + "."),
+    year: int | None = typer.Option(None, "--year", metavar="YYYY", help="Year for yearless syslog times."),
+    tz: str = typer.Option("UTC", "--tz", metavar="ZONE", help="Time zone of host logs (UTC, +02:00, Europe/Paris)."),
+    color: Color = typer.Option(Color.auto, "--color", help="Colour in text output: auto, always or never."),
+    exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when a failure is identified."),
+) -> None:
+    """Name the real failure ahead of the cleanup noise, say whether NBD was used, with evidence lines."""
+    opts = _options(input_format, year, tz)
+    diag, summaries = _diagnose(files, opts)
+    for s in summaries:
+        if s.error:
+            sys.stderr.write(s.one_line() + "\n")
+    if summaries and all(s.error for s in summaries):
+        raise typer.Exit(2)
+    try:
+        if fmt is AnalyzeFormat.json:
+            from xodiag.render.report_json import analysis
+
+            sys.stdout.write(json.dumps(analysis(diag), indent=2, ensure_ascii=False) + "\n")
+        elif fmt is AnalyzeFormat.markdown:
+            from xodiag.render.markdown import render
+
+            sys.stdout.write(render(diag))
+        else:
+            from xodiag.render.text import render as render_text
+
+            render_text(diag, sys.stdout, color=str(color))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+    if exit_zero:
+        raise typer.Exit(0)
+    if diag.incomplete:
+        raise typer.Exit(3)
+    raise typer.Exit(1 if diag.verdict.outcome == "failed" else 0)
+
+
+@app.command("rules", epilog="Examples:\n\n  xodiag rules\n\n  xodiag rules XD101")
+def rules_cmd(rule_id: str | None = typer.Argument(None, metavar="[ID]", help="A rule ID such as XD101.")) -> None:
+    """List the diagnosis rules, or explain one."""
+    from xodiag.rules import RULES, by_id
+
+    if rule_id is None:
+        for r in RULES:
+            sys.stdout.write(f"{r.ID}  {r.ROLE:<12} {r.CATEGORY:<20} {r.TITLE}\n")
+        return
+    rule = by_id(rule_id)
+    if rule is None:
+        fail(f"no rule {rule_id!r}; `xodiag rules` lists them")
+        return
+    import textwrap
+
+    body = [f"{rule.ID}: {rule.TITLE}", "", f"category: {rule.CATEGORY}    default role: {rule.ROLE}",
+            f"fixture: {rule.FIXTURE}", "", "What it means and why:"]
+    body += textwrap.wrap(" ".join(rule.DOC.split()), 100, initial_indent="  ", subsequent_indent="  ")
+    body += ["", "What to collect or do next:"]
+    body += textwrap.wrap(" ".join(rule.NEXT.split()), 100, initial_indent="  ", subsequent_indent="  ")
+    sys.stdout.write("\n".join(body) + "\n")
 
 
 def main() -> None:

@@ -54,10 +54,18 @@ def _time_text(t: Any) -> str | None:
 
 
 def evidence_of(r: Any) -> Evidence:
-    raw = r.raw if isinstance(r.raw, str) else ""
-    first = raw.split("\n", 1)[0]
+    """The line to show for an event; its time is on XO's clock (host skew applied)."""
+    err = r.error_message if isinstance(r.error_message, str) else ""
+    if r.format == "job-json":
+        first = f"{r.context}: {r.message}" + (f": {err}" if err else "")
+    elif r.kind == "raw-stderr":
+        name = r.error_name if isinstance(r.error_name, str) else "Error"
+        first = f"(stderr, no prefix) {name}: {err or r.message}"
+    else:
+        raw = r.raw if isinstance(r.raw, str) else ""
+        first = raw.split("\n", 1)[0]
     text = first if len(first) <= 300 else first[:297] + "..."
-    return Evidence(path=r.source, line=int(r.line), time=_time_text(r.time), text=one_line(text))
+    return Evidence(path=r.source, line=int(r.line), time=_time_text(r.time_xo), text=one_line(text))
 
 
 def estimate_skew(df: pd.DataFrame, tolerance_s: float = 3.0) -> dict[str, float]:
@@ -66,8 +74,8 @@ def estimate_skew(df: pd.DataFrame, tolerance_s: float = 3.0) -> dict[str, float
     Host-side anchors (xapi's export task and VDI.get_nbd_info, xapi-nbd's ``Got new client``) are paired
     with XO-side anchors (export opened, NBD connect attempts, read retries). Every pairwise difference is
     a candidate offset; the one that lines up the most host anchors with an XO anchor (within
-    ``tolerance_s``) wins; among equals, one near a 15-minute (time-zone) step, then the best fit. This absorbs a wrong ``--tz`` as well as
-    real clock drift.
+    ``tolerance_s``) wins; among equals, one near a 15-minute (time-zone) step, then the best fit.
+    This absorbs a wrong ``--tz`` as well as real clock drift.
     """
     import numpy as np
 

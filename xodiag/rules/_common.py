@@ -14,8 +14,8 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("export-timeout", r"UND_ERR_BODY_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|BodyTimeoutError|HeadersTimeoutError|"
                        r"HTTP connection has timed out|Timeout reached|Body Timeout"),
     ("nbd-unavailable", r"NO_NBD_AVAILABLE|can't connect to any nbd client|Fail to connect to any Nbd client"),
-    ("storage-error", r"VDI_IO_ERROR|SR_BACKEND_FAILURE|Input/output error|\bEIO\b|Partial failure during a Block\.read|"
-                      r"vhd-tool|tapdisk|SR_NOT_|VDI_MISSING"),
+    ("storage-error", r"VDI_IO_ERROR|SR_BACKEND_FAILURE|Input/output error|\bEIO\b|"
+                      r"Partial failure during a Block\.read|vhd-tool|tapdisk|SR_NOT_|VDI_MISSING"),
     ("target-write-failed", r"ENOSPC|EACCES|EROFS|ESTALE|EDQUOT|no space left|writer step failed|"
                             r"all targets have failed|permission denied|VDI_import|import_raw_vdi|"
                             r"ERR_STREAM_PREMATURE_CLOSE.*import|import.*premature"),
@@ -65,7 +65,9 @@ def finding(module: Any, tl: Timeline, rows: Any, *, role: str | None = None, ca
             confidence: float, title: str | None = None, limit: int = 3) -> Finding:
     import pandas as pd
 
-    when = rows["time_xo"].dropna().min() if len(rows) else None
+    # The time of the cause: the first evidence row that has a time (rules put the cause first).
+    times = rows["time_xo"].dropna() if len(rows) else None
+    when = times.iloc[0] if times is not None and len(times) else None
     return Finding(
         rule=module.ID,
         category=category or module.CATEGORY,

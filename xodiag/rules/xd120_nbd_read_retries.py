@@ -37,6 +37,9 @@ def match(tl: Timeline) -> list[Finding]:
                         title="NBD reads were retried and the run did not fail")]
     import pandas as pd
 
+    first = retries["time_xo"].dropna().min()
     after = tl.of("nbd-client-exception", "transfer-error", "task-failure")
+    if pd.notna(first):
+        after = after[after["time_xo"] >= first - pd.Timedelta(seconds=5)]
     rows = pd.concat([retries.head(2), after.head(2)])
     return [finding(mod, tl, rows, confidence=0.85, limit=4)]

@@ -30,6 +30,19 @@ def match(tl: Timeline) -> list[Finding]:
     rows = tl.of("vdi-io-error", "vhd-tool-error", "sr-error")
     if rows.empty:
         return []
+    mod = sys.modules[__name__]
+    # A VBD.plug failing for xapi-nbd at the moment of a failed NBD handshake explains that handshake.
+    handshakes = tl.of("nbd-connect-failed")["time_xo"].dropna()
+    if not handshakes.empty:
+        at_handshake = rows["time_xo"].map(
+            lambda t: pd.notna(t) and bool(((handshakes - t).abs() <= pd.Timedelta(seconds=5)).any()))
+        plug = rows["context"].fillna("").str.contains("VBD.plug|UNIX /var/lib/xcp/xapi", regex=True)
+        explained = rows[at_handshake & plug]
+        rows = rows[~(at_handshake & plug)]
+        if rows.empty:
+            return [finding(mod, tl, explained, role="contributing", category="nbd-connect-failed",
+                            confidence=0.75, title="A storage error on VBD.plug made xapi-nbd refuse the NBD "
+                                                   "connection (XO moved on to another host)")]
     closes = tl.of("qcow2-close-noise", "export-open")["time_xo"].dropna()
     if not closes.empty:
         near = rows["time_xo"].map(
@@ -38,7 +51,7 @@ def match(tl: Timeline) -> list[Finding]:
         consequence = rows[near & broken_pipe]
         rows = rows[~(near & broken_pipe)]
         if rows.empty:
-            return [finding(sys.modules[__name__], tl, consequence, role="consequence", category="cleanup-noise",
+            return [finding(mod, tl, consequence, role="consequence", category="cleanup-noise",
                             confidence=0.75, title="The export task failed with a broken pipe because XO closed "
                                                    "the stream after connecting NBD")]
-    return [finding(sys.modules[__name__], tl, rows, confidence=0.8)]
+    return [finding(mod, tl, rows, confidence=0.8)]
