@@ -114,6 +114,8 @@ def parse_cmd(
                 write_table(df, out)
         if summaries:
             sys.stderr.write(summaries[-1].one_line() + "\n")
+        if fmt is TableFormat.csv and header:
+            write_csv(None, out, True)  # no event at all: still the header row
         out.flush()
     except BrokenPipeError:
         sys.stderr.close()

@@ -49,15 +49,18 @@ class InputSummary:
         }
 
     def one_line(self) -> str:
+        from xodiag.render.sanitize import one_line
+
+        path = one_line(self.path)
         if self.error:
-            return f"{self.path}: error: {self.error}"
-        text = (f"{self.path}: {self.format}, {self.lines} lines, {self.events} events, "
+            return f"{path}: error: {one_line(self.error)}"
+        text = (f"{path}: {self.format}, {self.lines} lines, {self.events} events, "
                 f"{self.unparsed} unparsed")
         if self.unparsed_at:
             more = "" if self.unparsed <= len(self.unparsed_at) else ", ..."
             text += " (lines " + ", ".join(map(str, self.unparsed_at)) + more + ")"
         if self.notes:
-            text += "; " + "; ".join(self.notes)
+            text += "; " + one_line("; ".join(self.notes))
         return text
 
 

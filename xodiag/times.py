@@ -105,12 +105,16 @@ class YearContext:
         if not day_s.isdigit():
             return None
         day = int(day_s)
-        if self.year is None:
-            self.year = self._start_year(month, day)
-        elif self.last_month is not None and month < self.last_month and self.last_month - month >= 6:
-            self.year += 1
+        year = self.year
+        if year is None:
+            year = self.year = self._start_year(month, day)
+        elif self.last_month is not None and self.last_month - month >= 6:
+            year = self.year = year + 1  # Dec -> Jan: a new year
+        elif self.last_month is not None and month - self.last_month > 6:
+            # A late line from before New Year (interleaved streams): the previous year, for this line only.
+            return f"{year - 1:04d}-{month:02d}-{day:02d}T{hms}"
         self.last_month = month
-        return f"{self.year:04d}-{month:02d}-{day:02d}T{hms}"
+        return f"{year:04d}-{month:02d}-{day:02d}T{hms}"
 
     def learn_offset(self, stamp: str, iso: str) -> None:
         """Learn the journal's local offset from one record that has both times."""
@@ -176,7 +180,9 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
             if ctx.offset is not None:
                 arr = (naive - pd.Timedelta(ctx.offset)).to_numpy(dtype="datetime64[ns]")
             else:
-                loc = naive.dt.tz_localize(ctx.zone, ambiguous="NaT", nonexistent="shift_forward")
+                # The repeated hour of a DST fall-back: take the standard-time reading (the later one).
+                loc = naive.dt.tz_localize(ctx.zone, ambiguous=np.zeros(len(naive), dtype=bool),
+                                           nonexistent="shift_forward")
                 arr = loc.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
             q = "inferred-year"
         else:

@@ -40,6 +40,8 @@ def write_csv(df: Any, out: IO[str], header: bool) -> None:
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(COLUMNS)
+    if df is None:
+        return
     cols = list(COLUMNS)
     for row in df[cols].itertuples(index=False, name=None):
         cells = []

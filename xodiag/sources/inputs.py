@@ -128,13 +128,17 @@ class Input:
         fh = self.opener()
         head = fh.read(6)
         rest = fh
+        raw: io.RawIOBase
         if head[:2] == b"\x1f\x8b":
-            return _GzipReader(_Prefixed(head, rest), self.note)  # type: ignore[return-value]
-        if head[:3] == b"BZh":
-            return _Tolerant(bz2.BZ2File(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type,return-value]
-        if head[:6] == b"\xfd7zXZ\x00":
-            return _Tolerant(lzma.LZMAFile(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type,return-value]
-        return _Prefixed(head, rest)  # type: ignore[return-value]
+            raw = _GzipReader(_Prefixed(head, rest), self.note)
+        elif head[:3] == b"BZh":
+            raw = _Tolerant(bz2.BZ2File(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type]
+        elif head[:6] == b"\xfd7zXZ\x00":
+            raw = _Tolerant(lzma.LZMAFile(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type]
+        else:
+            raw = _Prefixed(head, rest)
+        # Buffered: read(n) returns n bytes unless the stream ends, so the first chunk is a real sample.
+        return io.BufferedReader(raw, CHUNK)  # type: ignore[return-value]
 
     def chunks(self) -> Iterator[str]:
         """Decoded text in chunks of about 1 MiB."""
@@ -158,7 +162,11 @@ class Input:
                 if first:
                     first = False
                     if not raw:
-                        self.note("empty input")
+                        broken = [n for n in self.notes if n.startswith(("corrupt", "truncated"))]
+                        if broken:
+                            self.error = broken[0].split(";")[0] + ": nothing readable"
+                        else:
+                            self.note("empty input")
                         return
                     if _looks_binary(raw[:65536]):
                         self.error = "binary file, not a log"
@@ -224,16 +232,23 @@ class _Prefixed(io.RawIOBase):
 
 
 def _from_tar(path: Path) -> Iterator[Input]:
+    """Each file member is one input, streamed in archive order; a cut archive keeps its whole members."""
+    found = 0
     try:
-        with tarfile.open(path, "r:*") as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
-            for m in members:
-                if Path(m.name).suffix.lower() in _SKIP_SUFFIXES:
+        with tarfile.open(path, "r|*") as tar:
+            for m in tar:
+                if not m.isfile() or Path(m.name).suffix.lower() in _SKIP_SUFFIXES:
                     continue
                 fh = tar.extractfile(m)
                 if fh is None:
                     continue
-                data = fh.read()
+                try:
+                    data = fh.read()
+                except (tarfile.TarError, EOFError, OSError, zlib.error):
+                    break  # the member was cut: stop here, keep the members before it
+                if len(data) < m.size:
+                    break
+                found += 1
                 yield Input(
                     name=f"{path}!{m.name}",
                     opener=lambda data=data: io.BytesIO(data),  # type: ignore[misc]
@@ -241,7 +256,10 @@ def _from_tar(path: Path) -> Iterator[Input]:
                     size=len(data),
                 )
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        yield Input(name=str(path), error=f"unreadable archive ({exc})")
+        if not found:
+            yield Input(name=str(path), error=f"unreadable archive ({exc})")
+            return
+        yield Input(name=str(path), error=f"archive cut short after {found} member(s) ({exc})")
 
 
 def _from_path(path: Path, top: bool = True) -> Iterator[Input]:

@@ -189,7 +189,9 @@ class LineFramer:
         self._close_bt()
         self._close_frag()
 
-    def _append(self, rec: Rec, n: int, raw: str, body: str) -> None:
+    @staticmethod
+    def _add_line(rec: Rec, n: int, raw: str, body: str) -> None:
+        """Add a physical line to a record, remembering line numbers once another process interleaves."""
         if rec.numbers is None and n != rec.line_end + 1:
             rec.numbers = list(range(rec.line, rec.line_end + 1))
         if rec.numbers is not None:
@@ -197,6 +199,9 @@ class LineFramer:
         rec.raw.append(raw)
         rec.bodies.append(body)
         rec.line_end = n
+
+    def _append(self, rec: Rec, n: int, raw: str, body: str) -> None:
+        self._add_line(rec, n, raw, body)
         if rec.depth > 0 or rec.kind == "raw-stderr":
             rec.depth += body.count("{") + body.count("[") - body.count("}") - body.count("]")
             if rec.depth <= 0 and rec.kind == "raw-stderr":
@@ -246,9 +251,7 @@ class LineFramer:
             bt = self.bt
             if bt is not None and bt.head is not None and bt.head.group("thread_id") == x.group("thread_id") \
                     and bt.host == host:
-                bt.raw.append(raw)
-                bt.bodies.append(body)
-                bt.line_end = n
+                self._add_line(bt, n, raw, body)
                 self.last = bt
                 return
             self._close_bt()
@@ -306,8 +309,6 @@ class LineFramer:
         self.frag = rec
 
     def _frag_append(self, frag: Rec, n: int, raw: str, body: str) -> None:
-        frag.raw.append(raw)
-        frag.bodies.append(body)
-        frag.line_end = n
+        self._add_line(frag, n, raw, body)
         frag.depth += body.count("{") + body.count("[") - body.count("}") - body.count("]")
         self.last = frag

@@ -188,7 +188,7 @@ def emit_xapi(rec: Rec, sink: Sink) -> None:
         error.frames = frames
     sink.builder.add(
         time_kind=tk, time_value=tv, source=sink.source, line=rec.line, line_end=rec.line_end,
-        fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
+        span=len(rec.raw), fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
         pid=int(rec.pid) if rec.pid else None, namespace=namespace, level=level, message=message,
         context=context, error=error, ids=extract_ids(decode_xapi_escapes(raw)),
     )
@@ -276,7 +276,7 @@ def emit_fragment(rec: Rec, sink: Sink) -> None:
         level = "ERROR"
     sink.builder.add(
         time_kind=None, time_value=None, source=sink.source, line=rec.line, line_end=rec.line_end,
-        fmt=sink.fmt, kind="fragment", raw=raw, namespace=namespace, level=level,
+        span=len(rec.raw), fmt=sink.fmt, kind="fragment", raw=raw, namespace=namespace, level=level,
         message=head_message if head_message is not None else (error.message or first), error=error,
         ids=extract_ids(raw),
     )
