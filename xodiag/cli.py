@@ -214,10 +214,15 @@ def analyze_cmd(
     tz: str = typer.Option("UTC", "--tz", metavar="ZONE", help="Time zone of host logs (UTC, +02:00, Europe/Paris)."),
     color: Color = typer.Option(Color.auto, "--color", help="Colour in text output: auto, always or never."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when a failure is identified."),
+    no_redact: bool = typer.Option(False, "--no-redact",
+                                   help="Show session ids, passwords, IP addresses and host names as logged."),
 ) -> None:
     """Name the real failure ahead of the cleanup noise, say whether NBD was used, with evidence lines."""
     opts = _options(input_format, year, tz)
     diag, summaries = _diagnose(files, opts)
+    from xodiag.render.redact import redactor_for
+
+    red = redactor_for(diag.timeline.df, enabled=not no_redact)
     for s in summaries:
         if s.error:
             sys.stderr.write(s.one_line() + "\n")
@@ -227,15 +232,15 @@ def analyze_cmd(
         if fmt is AnalyzeFormat.json:
             from xodiag.render.report_json import analysis
 
-            sys.stdout.write(json.dumps(analysis(diag), indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(red.walk(analysis(diag)), indent=2, ensure_ascii=False) + "\n")
         elif fmt is AnalyzeFormat.markdown:
             from xodiag.render.markdown import render
 
-            sys.stdout.write(render(diag))
+            sys.stdout.write(red.text(render(diag)))
         else:
             from xodiag.render.text import render as render_text
 
-            render_text(diag, sys.stdout, color=str(color))
+            render_text(diag, sys.stdout, color=str(color), redactor=red)
         sys.stdout.flush()
     except BrokenPipeError:
         sys.stderr.close()
@@ -245,6 +250,58 @@ def analyze_cmd(
     if diag.incomplete:
         raise typer.Exit(3)
     raise typer.Exit(1 if diag.verdict.outcome == "failed" else 0)
+
+
+@app.command(
+    "report",
+    epilog=(
+        "Examples:\n\n"
+        "  xodiag report samples/april-2026-nbd-stream-init/ --out report/\n\n"
+        "  xodiag report xo-server.log backup-job.json --out /tmp/bug-1234 --no-redact\n\n"
+        "Writes report.md, timeline.png, timeline.svg and analysis.json into DIR (created if needed). "
+        "Exit status: 0 when written, 2 on a usage error or when no input could be read."
+    ),
+)
+def report_cmd(
+    files: list[str] = typer.Argument(..., metavar="FILE...", help="Logs, directories, bundles, or - for stdin."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="DIR", help="Directory for the report files."),
+    input_format: str | None = typer.Option(None, "--input-format", "-i", metavar="NAME",
+                                            help="Force the input format: " + ", ".join(FORMAT_NAMES) + "."),
+    year: int | None = typer.Option(None, "--year", metavar="YYYY", help="Year for yearless syslog times."),
+    tz: str = typer.Option("UTC", "--tz", metavar="ZONE", help="Time zone of host logs."),
+    no_redact: bool = typer.Option(False, "--no-redact",
+                                   help="Keep session ids, passwords, IP addresses and host names."),
+) -> None:
+    """Write a bug-report bundle: report.md, timeline.png, timeline.svg and analysis.json (redacted)."""
+    opts = _options(input_format, year, tz)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create {out}: {exc.strerror or exc}")
+    diag, summaries = _diagnose(files, opts)
+    for s in summaries:
+        if s.error:
+            sys.stderr.write(s.one_line() + "\n")
+    if summaries and all(s.error for s in summaries):
+        raise typer.Exit(2)
+    from xodiag.render.markdown import render
+    from xodiag.render.plot import draw
+    from xodiag.render.redact import redactor_for
+    from xodiag.render.report_json import analysis
+
+    red = redactor_for(diag.timeline.df, enabled=not no_redact)
+    try:
+        (out / "analysis.json").write_text(json.dumps(red.walk(analysis(diag)), indent=2, ensure_ascii=False) + "\n")
+        text = red.text(render(diag))
+        text += "\n![timeline](timeline.png)\n"
+        if not no_redact:
+            text += "\n_Redacted by xodiag: session ids, passwords and tokens removed; IP addresses and host " \
+                    "names replaced by ip-N / host-N._\n"
+        (out / "report.md").write_text(text)
+        draw(diag, out / "timeline.png", out / "timeline.svg", red)
+    except OSError as exc:
+        fail(f"cannot write into {out}: {exc.strerror or exc}")
+    sys.stderr.write(f"wrote {out}/report.md, timeline.png, timeline.svg, analysis.json\n")
 
 
 @app.command("rules", epilog="Examples:\n\n  xodiag rules\n\n  xodiag rules XD101")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
+from typing import IO, Any
 
 from xodiag.diagnose import Diagnosis
 from xodiag.render.sanitize import one_line
@@ -13,9 +13,8 @@ _ROLE_STYLE = {"root-cause": "bold red", "contributing": "yellow", "consequence"
                "fallback": "cyan", "noise": "dim", "info": "green"}
 
 
-def render(diag: Diagnosis, out: IO[str] | None = None, color: str = "auto") -> None:
+def render(diag: Diagnosis, out: IO[str] | None = None, color: str = "auto", redactor: Any = None) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.text import Text
 
     out = out or sys.stdout
@@ -24,8 +23,10 @@ def render(diag: Diagnosis, out: IO[str] | None = None, color: str = "auto") -> 
                       highlight=False, emoji=False, soft_wrap=True,
                       color_system=None if no_color else "auto")
 
+    red = redactor.text if redactor is not None else (lambda x: x)
+
     def safe(text: str) -> Text:
-        return Text(one_line(text))  # Text never interprets markup; one_line escapes control characters
+        return Text(one_line(red(text)))  # Text never interprets markup; one_line escapes control characters
 
     v = diag.verdict
     head = {"failed": "[bold red]FAILED[/]", "succeeded": "[bold green]SUCCEEDED[/]",
@@ -49,7 +50,7 @@ def render(diag: Diagnosis, out: IO[str] | None = None, color: str = "auto") -> 
         console.print(Text("Verdict incomplete: ", style="bold yellow") + safe(diag.incomplete))
     if diag.timeline.skew:
         skew = ", ".join(f"{h} {s:+.0f} s" for h, s in diag.timeline.skew.items())
-        console.print("Clock skew vs XO (applied): " + escape(skew))
+        console.print(Text("Clock skew vs XO (applied): ") + safe(skew))
     console.print()
     console.print(Text("Findings", style="bold underline"))
     for f in diag.findings:
