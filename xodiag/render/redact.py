@@ -74,7 +74,7 @@ class Redactor:
         if isinstance(value, list):
             return [self.walk(v) for v in value]
         if isinstance(value, dict):
-            return {k: self.walk(v) for k, v in value.items()}
+            return {self.walk(k): self.walk(v) for k, v in value.items()}
         return value
 
 
