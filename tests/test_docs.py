@@ -22,6 +22,15 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second() -> None:
     assert len(blocks) >= 2
     first, second = blocks[0].strip(), blocks[1].strip()
     assert "\n" not in first and "\n" not in second
-    assert "xodiag " in first and "samples/" in first
+    assert "xodiag analyze" in first and "samples/april-2026" in first
     ci = (ROOT / ".ci" / "run").read_text()
     assert second in ci or second.replace("bash ", "") in ci
+
+
+def test_rule_catalogue_doc_in_sync() -> None:
+    from xodiag.rules import RULES
+
+    doc = (ROOT / "docs" / "rules.md").read_text()
+    for r in RULES:
+        assert f"## {r.ID}: {r.TITLE}" in doc
+        assert " ".join(r.DOC.split()) in doc
