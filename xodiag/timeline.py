@@ -63,7 +63,7 @@ def evidence_of(r: Any) -> Evidence:
         first = f"(stderr, no prefix) {name}: {err or r.message}"
     else:
         raw = r.raw if isinstance(r.raw, str) else ""
-        first = raw.split("\n", 1)[0]
+        first = next((ln for ln in raw.split("\n") if ln.strip() not in ("", "{", "[")), raw.split("\n", 1)[0])
     text = first if len(first) <= 300 else first[:297] + "..."
     return Evidence(path=r.source, line=int(r.line), time=_time_text(r.time_xo), text=one_line(text))
 

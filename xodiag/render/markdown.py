@@ -32,6 +32,9 @@ def render(diag: Diagnosis) -> str:
         lines.extend(_evidence(rc))
     elif v.outcome == "failed":
         lines.append("- **Root cause:** not identified in these logs")
+    if v.root_cause is None and v.noise:
+        collect = one_line(" ".join(v.noise[0].next_steps.split()))
+        lines.append("- **The real error is not in these inputs.** " + collect)
     lines.append(f"- **NBD:** {v.nbd}: {one_line(v.nbd_reason)}")
     if v.noise:
         lines.append("- **Noise (demoted):** " + "; ".join(f"{f.rule} {one_line(f.title)}" for f in v.noise))

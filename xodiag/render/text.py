@@ -41,6 +41,9 @@ def render(diag: Diagnosis, out: IO[str] | None = None, color: str = "auto", red
             console.print(Text("  evidence: ", style="dim") + safe(where) + Text("  ") + safe(e.text[:220]))
     elif v.outcome == "failed":
         console.print("Root cause: not identified in these logs")
+    if v.root_cause is None and v.noise:
+        console.print(Text("The real error is not in these inputs. ", style="bold") + safe(" ".join(
+            v.noise[0].next_steps.split())))
     console.print(Text("NBD: ", style="bold") + Text(v.nbd, style="bold") + Text(" - ") + safe(v.nbd_reason))
     if v.noise:
         console.print(Text("Noise (demoted): ", style="bold"))

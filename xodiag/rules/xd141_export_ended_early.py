@@ -38,7 +38,9 @@ def match(tl: Timeline) -> list[Finding]:
     cand = df[df["what"].isin(["task-failure", "transfer-error", "unhandled-rejection"]) |
               (df["format"] == "fragment")]
     text = cand["raw"].fillna("") + " " + cand["error_message"].fillna("")
-    rows = cand[text.str.contains(_EARLY) & ~text.str.contains("was looking for 134 bytes|import", regex=True)]
+    # NBD client errors (handshake or block reads) and the import leg have their own rules.
+    nbd = text.str.contains(r"nbd-client|readBlock|#handshake|was looking for (?:16|134) bytes|import", regex=True)
+    rows = cand[text.str.contains(_EARLY) & ~nbd]
     if rows.empty:
         return []
     return [finding(sys.modules[__name__], tl, rows, confidence=0.7)]
