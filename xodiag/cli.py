@@ -22,14 +22,17 @@ app = typer.Typer(
     ),
     epilog=(
         "Examples:\n\n"
-        "  xodiag parse /var/log/xo-server.log --format table\n\n"
-        "  journalctl -u xo-server -o short-iso | xodiag parse - --format jsonl\n\n"
-        "  xodiag parse bundle.tar.gz --summary-json summary.json --format none"
+        "  xodiag analyze xo-server.log backup-job.json\n\n"
+        "  journalctl -u xo-server -o short-iso | xodiag analyze -\n\n"
+        "  xodiag report support-bundle.tar.gz --out report/\n\n"
+        "  xodiag rules XD101\n\n"
+        "  xodiag parse /var/log/xo-server.log --format table"
     ),
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -327,12 +330,18 @@ def rules_cmd(rule_id: str | None = typer.Argument(None, metavar="[ID]", help="A
     sys.stdout.write("\n".join(body) + "\n")
 
 
+INTERNAL_ERROR = 101
+
+
 def main() -> None:
     try:
-        app()
+        app()  # usage errors: typer's own message, exit 2
     except KeyboardInterrupt:
         sys.stderr.write("xodiag: interrupted\n")
         sys.exit(130)
+    except Exception as exc:  # never a traceback: one line, and an exit code of its own
+        sys.stderr.write(f"xodiag: internal error: {type(exc).__name__}: {exc} (please report it)\n")
+        sys.exit(INTERNAL_ERROR)
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ def event_table(paths: list[str], opts: ReadOptions | None = None) -> tuple[Any,
     if frames:
         table = pd.concat(frames, ignore_index=True)
     else:
-        table = pd.DataFrame({c: [] for c in COLUMNS})
+        table = _frame(EventBuilder(), YearContext(None, None, None, dt.UTC))  # empty, with the right dtypes
     return table, summaries
 
 

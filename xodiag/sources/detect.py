@@ -56,7 +56,7 @@ def detect(head: str) -> str:
         else:
             votes["fragment"] += 1
     if not votes:
-        return "unknown" if seen else "fragment"
+        return "unknown"
     fmt, count = votes.most_common(1)[0]
     if fmt == "fragment" and len(votes) > 1:
         # A paste that holds some well-formed lines is still a paste.

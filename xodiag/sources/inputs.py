@@ -265,7 +265,8 @@ def _from_tar(path: Path) -> Iterator[Input]:
 def _from_path(path: Path, top: bool = True) -> Iterator[Input]:
     try:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
             files = [p for p in files if p.suffix.lower() not in _SKIP_SUFFIXES and p.name != "expected.json"]
             if not files:
                 yield Input(name=str(path), error="directory holds no log files")
