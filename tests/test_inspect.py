@@ -132,3 +132,11 @@ def test_error_with_bracketed_code_and_class_prefixed_arrays() -> None:
     facts = parse_block(block)
     assert (facts.name, facts.code) == ("AggregateError", "ECONNREFUSED")
     assert facts.frames is not None and facts.frames[0]["function"] == "internalConnectMultiple"
+
+
+def test_bracketed_error_with_properties() -> None:
+    block = "{\n  err: [Error: ENOSPC: no space left on device, write] {\n    errno: -28,\n    code: 'ENOSPC',\n" \
+            "    syscall: 'write'\n  }\n}"
+    facts = parse_block(block)
+    assert (facts.name, facts.code) == ("Error", "ENOSPC")
+    assert facts.message == "ENOSPC: no space left on device, write"

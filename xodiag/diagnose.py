@@ -47,6 +47,8 @@ def _nbd_state(tl: Timeline, findings: list[Finding]) -> tuple[str, str]:
         used_reasons.append("XO read blocks over NBD (read retries)")
     if tl.has("nbd-serving"):
         used_reasons.append("xapi-nbd served XO's connection")
+    if tl.has("nbd-incomplete"):
+        used_reasons.append("XO connected with fewer NBD clients than asked ('incomplete connection')")
     if tl.has("nbd-fallback", "nbd-none"):
         fails = tl.of("nbd-connect-failed")
         if not fails.empty:
@@ -60,6 +62,9 @@ def _nbd_state(tl: Timeline, findings: list[Finding]) -> tuple[str, str]:
         return "fell-back", reason
     if used_reasons:
         return "used", "; ".join(used_reasons)
+    if "XD112" in rules:
+        return "unknown", ("NBD was attempted but its setup failed before any connection (XD112); XO does not "
+                           "fall back on that error")
     vm_tasks = tl.df[(tl.df["kind"] == "task-start") & tl.df["namespace"].eq("backup VM")]
     if not vm_tasks.empty and not tl.has("nbd-connect-failed", "qcow2-close-noise"):
         return "not-attempted", ("the job log has no 'Transfer data using NBD' and no fallback warning: NBD was "

@@ -47,7 +47,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("read-retry", "an NBD read failed; XO reconnects and retries the block",
          message=r"will retry reading block"),
     Kind("delta-full-fallback", "the delta export failed and XO retries as a full",
-         message=r"can't compute delta .* fall ?back to a full|Backup fell back to a full"),
+         message=r"can't compute delta .* [Ff]all ?[Bb]ack to a full|Backup fell back to a full"),
     Kind("cbt-fallback", "CBT could not be used; the disk is read with NBD + stream",
          message=r"^Error in openNbdCBT"),
     Kind("qcow2-close-noise", "unhandled RequestAbortedError from XO closing a qcow2 export stream",

@@ -72,6 +72,12 @@ def _find_error(node: Tree | Token) -> ErrorTemplate | None:
             if cur.type == "ERROR_BRACKET":
                 return ErrorTemplate((cur.start_pos + 1, cur.end_pos - 1), None, None, None, ())
             continue
+        if cur.data == "error_bracket":
+            tok = cur.children[0]
+            code = message = None
+            if len(cur.children) > 1 and isinstance(cur.children[1], Tree):
+                code, message = _code_and_message(cur.children[1])
+            return ErrorTemplate((tok.start_pos + 1, tok.end_pos - 1), None, code, message, ())
         if cur.data == "error":
             head = cur.children[0]
             frames: list[Span] = []

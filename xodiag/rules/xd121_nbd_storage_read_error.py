@@ -30,8 +30,9 @@ _READ_ERR = re.compile(r"Partial failure during a Block\.read|Input/output error
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
-    host = df[df["format"].isin(["xapi-nbd", "xensource"])]
-    rows = host[host["message"].fillna("").str.contains(_READ_ERR)]
+    # xapi-nbd's own failure line, or tapdisk beside it; vhd-tool errors on the HTTP export are XD142's.
+    nbd_side = (df["format"] == "xapi-nbd") | df["process"].isin(["tapdisk", "xapi-nbd"])
+    rows = df[nbd_side & df["message"].fillna("").str.contains(_READ_ERR)]
     if rows.empty:
         return []
     return [finding(sys.modules[__name__], tl, rows, confidence=0.85)]

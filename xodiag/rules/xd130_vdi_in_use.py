@@ -33,7 +33,10 @@ def match(tl: Timeline) -> list[Finding]:
     retries = retries[retries["error_code"].fillna("").eq("VDI_IN_USE") | retries["raw"].str.contains("VDI_IN_USE")]
     final = tl.of("task-failure", "transfer-error")
     final = final[final["raw"].str.contains("VDI_IN_USE|Disk is still attached|VDI must be free")]
-    if not final.empty or (not in_use.empty and retries.empty and tl.has("task-failure", "backtrace")):
+    # xapi's own failure of the destroy: a backtrace or "... failed with exception ... VDI_IN_USE"
+    xapi_failed = in_use[(in_use["kind"] == "backtrace") | in_use["message"].fillna("").str.contains(
+        "failed with exception", regex=False)]
+    if not final.empty or (retries.empty and not xapi_failed.empty):
         rows = final if not final.empty else in_use
         import pandas as pd
 

@@ -39,7 +39,8 @@ def match(tl: Timeline) -> list[Finding]:
               (df["format"] == "fragment")]
     text = cand["raw"].fillna("") + " " + cand["error_message"].fillna("")
     # NBD client errors (handshake or block reads) and the import leg have their own rules.
-    nbd = text.str.contains(r"nbd-client|readBlock|#handshake|was looking for (?:16|134) bytes|import", regex=True)
+    nbd = text.str.contains(r"nbd-client|NbdClient|#readBlockResponse|#handshake|was looking for (?:16|134) bytes|"
+                            r"[Ii]mport", regex=True)
     rows = cand[text.str.contains(_EARLY) & ~nbd]
     if rows.empty:
         return []

@@ -6,7 +6,7 @@ import re
 import sys
 
 from xodiag.findings import Finding
-from xodiag.rules._common import finding
+from xodiag.rules._common import failed, finding
 from xodiag.timeline import Timeline
 
 ID = "XD143"
@@ -31,6 +31,8 @@ _CLOSE = re.compile(r"ERR_STREAM_PREMATURE_CLOSE|[Pp]remature close|aborted|ECON
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
+    if not failed(tl) and not (df["format"] == "fragment").all():
+        return []  # XO logs an early close of /import_raw_vdi/ as a warning and ignores it
     text = df["raw"].fillna("")
     rows = df[text.str.contains(_IMPORT) & text.str.contains(_CLOSE) & df["level"].isin(["ERROR", "WARN"])]
     if rows.empty:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from xodiag.findings import Finding
-from xodiag.rules._common import failed, finding
+from xodiag.rules._common import failed, finding, frame_at
 from xodiag.timeline import Timeline
 
 ID = "XD180"
@@ -26,6 +26,9 @@ Nothing to do. If something still looks wrong, run the analysis on the failed ru
 def match(tl: Timeline) -> list[Finding]:
     if failed(tl):
         return []
+    noise = tl.of("qcow2-close-noise", "unhandled-error-event")["frames"]
+    if noise.map(lambda f: frame_at(f, "XapiStreamNbd.mjs", 91) or frame_at(f, "Xapi.mjs", 121)).any():
+        return []  # a disk's NBD init failed and the error was rethrown (XD102): not a success
     ok = tl.of("task-success")
     roots = ok[ok["context"].fillna("").map(lambda c: " > " not in c)]
     if not roots.empty:
