@@ -24,12 +24,7 @@ CASES = sorted(p.parent for p in SCENARIOS.glob("*/label.json"))
 
 
 def predicted(diag: Any) -> str:
-    v = diag.verdict
-    if v.root_cause is not None:
-        return v.root_cause.category
-    if v.outcome == "succeeded":
-        return "cleanup-noise" if v.noise else "unknown"
-    return "unknown"
+    return diag.verdict.category
 
 
 def baseline(tl: Any, which: str) -> str:

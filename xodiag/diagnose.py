@@ -72,6 +72,34 @@ def _nbd_state(tl: Timeline, findings: list[Finding]) -> tuple[str, str]:
     return "unknown", "the logs show neither an NBD connection nor a fallback"
 
 
+def headline_category(outcome: str, root: Finding | None, findings: list[Finding]) -> str:
+    """One category for the whole run.
+
+    - a root cause: its category;
+    - a success: ``cleanup-noise`` when every alarming finding is cleanup noise, else ``unknown``;
+    - an unknown outcome: what the run's fallbacks or contributing findings say (NO_NBD_AVAILABLE rather
+      than the per-host handshake failures that led to it), else ``unknown``.
+    """
+    if root is not None:
+        return root.category
+    alarming = [f for f in findings if f.role != "info"]
+    if outcome == "succeeded":
+        # What looked alarming in a successful run: noise, or fallbacks XO got past (a handshake failure,
+        # CBT, a VDI_IN_USE retry). A fallback to the stream export (XD110) is news, not noise.
+        if any(f.rule == "XD110" for f in findings):
+            return "unknown"
+        if any(f.category != "cleanup-noise" and f.role not in ("fallback", "info") for f in alarming):
+            return "unknown"
+        return "cleanup-noise" if any(f.rule != "XD180" for f in findings) else "unknown"
+    if outcome == "unknown":
+        rules = {f.rule for f in findings}
+        for f in findings:
+            if f.role in ("contributing", "fallback") and f.category != "cleanup-noise" \
+                    and not (f.rule == "XD111" and "XD110" in rules):
+                return f.category
+    return "unknown"
+
+
 def diagnose(tl: Timeline, inputs: list[Any] | None = None) -> Diagnosis:
     findings: list[Finding] = []
     for rule in RULES:
@@ -97,13 +125,16 @@ def diagnose(tl: Timeline, inputs: list[Any] | None = None) -> Diagnosis:
     findings.sort(key=lambda f: (f is not root, ROLE_RANK[f.role],
                                  f.when if f.when is not None and not pd.isna(f.when) else end))
     noise = [f for f in findings if f.role == "noise"]
-    verdict = Verdict(outcome=outcome, root_cause=root, nbd=nbd, nbd_reason=nbd_reason, noise=noise)
+    verdict = Verdict(outcome=outcome, root_cause=root, nbd=nbd, nbd_reason=nbd_reason, noise=noise,
+                      category=headline_category(outcome, root, findings))
     diag = Diagnosis(verdict=verdict, findings=findings, timeline=tl, inputs=inputs or [])
-    lines = sum(getattr(s, "lines", 0) for s in diag.inputs)
-    unparsed = sum(getattr(s, "unparsed", 0) for s in diag.inputs)
-    if lines == 0 or len(tl.df) == 0:
+    # Prose is expected in a paste: pasted fragments do not count towards the unparsed share.
+    counted = [s for s in diag.inputs if getattr(s, "format", None) != "fragment"]
+    lines = sum(getattr(s, "lines", 0) for s in counted)
+    unparsed = sum(getattr(s, "unparsed", 0) for s in counted)
+    if len(tl.df) == 0:
         diag.incomplete = "no events could be read from the inputs"
-    elif unparsed / lines > UNPARSED_LIMIT:
+    elif lines and unparsed / lines > UNPARSED_LIMIT:
         diag.incomplete = (f"{unparsed} of {lines} input lines ({unparsed / lines:.0%}) could not be parsed "
                            f"(limit {UNPARSED_LIMIT:.0%})")
     return diag

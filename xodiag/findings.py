@@ -54,10 +54,12 @@ class Verdict:
     nbd: str
     nbd_reason: str
     noise: list[Finding] = field(default_factory=list)
+    category: str = "unknown"  # the headline category (see diagnose.headline_category)
 
     def as_json(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
+            "category": self.category,
             "root_cause": self.root_cause.as_json() if self.root_cause else None,
             "nbd": self.nbd,
             "nbd_reason": self.nbd_reason,

@@ -27,6 +27,7 @@ _CATEGORY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("nbd-connect-failed", r"was looking for 134 bytes|NBD_OPT|nbd client|XapiStreamNbd|get_nbd_info|"
                            r"ERR_ASSERTION"),
     ("export-aborted", r"ERR_STREAM_PREMATURE_CLOSE|premature close|stream has ended|aborted|ECONNRESET|"
+                       r"other side closed|UND_ERR_SOCKET|TASK_CANCELLED|"
                        r"Unexpected end|invalid HTTP header|unexpected 500"),
     ("xo-internal-error", r"TypeError|ReferenceError|RangeError|Cannot read propert|is not a function|"
                           r"uncaught exception|worker exited with code"),
@@ -82,5 +83,20 @@ def finding(module: Any, tl: Timeline, rows: Any, *, role: str | None = None, ca
 
 
 def failed(tl: Timeline) -> bool:
-    """Is there direct evidence that the run failed?"""
-    return tl.has("task-failure", "transfer-error", "worker-crash", "writer-failed")
+    """Is there direct evidence that the run failed? A failed task, the swallowed transfer error, a dead
+    worker, a failed writer; in a paste, an error that is not cleanup noise."""
+    if tl.has("task-failure", "transfer-error", "worker-crash", "writer-failed"):
+        return True
+    return not pasted_errors(tl).empty
+
+
+def pasted_errors(tl: Timeline) -> Any:
+    """Error lines without a log header that are failure evidence. In a paste any error counts; in a
+    log, stray unprefixed lines count only when they carry the transfer's failure (SynchronizedDisk's
+    wrapper), because XO also prints warnings it ignores that way."""
+    df = tl.df
+    pasted = df[(df["kind"] == "fragment") & (df["level"] == "ERROR")]
+    pasted = pasted[~pasted["what"].isin(["qcow2-close-noise", "unhandled-error-event"])]
+    pasted = pasted[~pasted["raw"].fillna("").str.contains("UND_ERR_ABORTED|RequestAbortedError")]
+    return pasted[(pasted["format"] == "fragment")
+                  | pasted["raw"].fillna("").str.contains("Error in the source generator", regex=False)]

@@ -26,12 +26,14 @@ Read the failed task's error in the job log and xapi's xensource.log for the `VD
 the same time.
 """
 
-_SETUP = re.compile(r"get_nbd_info|network\.get_by_uuid|Can't use the nbd client|XapiStreamNbdSource before init")
+_SETUP = re.compile(r"get_nbd_info|network\.get_by_uuid|connectNbdClientIfPossible|Can't use the nbd client|"
+                    r"XapiStreamNbdSource before init")
 
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
-    failing = df[df["what"].isin(["task-failure", "transfer-error", "unhandled-rejection"])]
+    failing = df[df["what"].isin(["task-failure", "transfer-error", "unhandled-rejection"])
+                 | ((df["kind"] == "fragment") & (df["level"] == "ERROR"))]
     text = failing["raw"].fillna("") + " " + failing["error_message"].fillna("")
     rows = failing[text.str.contains(_SETUP)]
     if rows.empty:

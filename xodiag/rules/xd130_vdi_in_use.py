@@ -26,6 +26,9 @@ xapi-nbd in daemon.log (`Plugging VBD` without `Destroying VBD`) and in /var/lib
 """
 
 
+XO_DESTROY_TRIES = 10  # @xen-orchestra/xapi: VDI_IN_USE on destroy is retried 10 times, 5 s apart
+
+
 def match(tl: Timeline) -> list[Finding]:
     mod = sys.modules[__name__]
     in_use = tl.of("vdi-in-use")
@@ -36,7 +39,10 @@ def match(tl: Timeline) -> list[Finding]:
     # xapi's own failure of the destroy: a backtrace or "... failed with exception ... VDI_IN_USE"
     xapi_failed = in_use[(in_use["kind"] == "backtrace") | in_use["message"].fillna("").str.contains(
         "failed with exception", regex=False)]
-    if not final.empty or (retries.empty and not xapi_failed.empty):
+    # XO tries a VDI/VM destroy 10 times on VDI_IN_USE: ten xapi failures on one VDI means it gave up.
+    per_vdi = xapi_failed["refs"].map(lambda r: r[0] if isinstance(r, list) and r else None).value_counts()
+    exhausted = bool(len(per_vdi)) and int(per_vdi.max()) >= XO_DESTROY_TRIES
+    if not final.empty or (not xapi_failed.empty and (retries.empty or exhausted)):
         rows = final if not final.empty else in_use
         import pandas as pd
 

@@ -29,13 +29,16 @@ def match(tl: Timeline) -> list[Finding]:
     plugged = tl.of("vbd-plug")
     if plugged.empty or not tl.has("vdi-in-use"):
         return []
+    import pandas as pd
+
+    # Still attached when xapi refused the destroy: never destroyed, or destroyed only afterwards.
+    first_in_use = tl.of("vdi-in-use")["time_xo"].dropna().min()
     released: set[str] = set()
-    for refs in tl.of("vbd-destroy", "vbd-unplug")["refs"]:
-        released.update(refs or [])
+    for r in tl.of("vbd-destroy", "vbd-unplug").itertuples(index=False):
+        if pd.isna(first_in_use) or pd.isna(r.time_xo) or r.time_xo <= first_in_use:
+            released.update(r.refs or [])
     stale = plugged[plugged["refs"].map(lambda r: bool(r) and not set(r) & released)]
     if stale.empty:
         return []
-    import pandas as pd
-
     rows = pd.concat([stale.head(2), tl.of("vdi-in-use").head(1)])
     return [finding(sys.modules[__name__], tl, rows, confidence=0.8)]

@@ -26,7 +26,7 @@ vhd-tool / qcow2-to-stdout errors, a xapi restart.
 """
 
 _EARLY = re.compile(r"ERR_STREAM_PREMATURE_CLOSE|[Pp]remature close|Unexpected end of|invalid HTTP header|"
-                    r"unexpected 500|stream has ended|ECONNRESET")
+                    r"unexpected 500|stream has ended|ECONNRESET|other side closed|UND_ERR_SOCKET|TASK_CANCELLED")
 
 
 def match(tl: Timeline) -> list[Finding]:

@@ -43,15 +43,17 @@ def match(tl: Timeline) -> list[Finding]:
             return [finding(mod, tl, explained, role="contributing", category="nbd-connect-failed",
                             confidence=0.75, title="A storage error on VBD.plug made xapi-nbd refuse the NBD "
                                                    "connection (XO moved on to another host)")]
-    closes = tl.of("qcow2-close-noise", "export-open")["time_xo"].dropna()
-    if not closes.empty:
-        near = rows["time_xo"].map(
+    # A broken pipe on the export means the READER (XO) closed the connection: not a storage fault.
+    broken_pipe = rows["raw"].str.contains("Broken ?pipe|EPIPE|BrokenPipeError", case=False)
+    consequence = rows[broken_pipe]
+    rows = rows[~broken_pipe]
+    if rows.empty:
+        closes = tl.of("qcow2-close-noise", "export-open")["time_xo"].dropna()
+        near = consequence["time_xo"].map(
             lambda t: pd.notna(t) and bool(((closes - t).abs() <= pd.Timedelta(seconds=5)).any()))
-        broken_pipe = rows["raw"].str.contains("Broken ?pipe|EPIPE|BrokenPipeError", case=False)
-        consequence = rows[near & broken_pipe]
-        rows = rows[~(near & broken_pipe)]
-        if rows.empty:
-            return [finding(mod, tl, consequence, role="consequence", category="cleanup-noise",
-                            confidence=0.75, title="The export task failed with a broken pipe because XO closed "
-                                                   "the stream after connecting NBD")]
+        title = ("The export task failed with a broken pipe because XO closed the stream after connecting NBD"
+                 if near.any() else "The export task failed with a broken pipe: XO, the reader, closed the "
+                 "connection (the reason is on XO's side)")
+        return [finding(mod, tl, consequence, role="consequence", category="cleanup-noise", confidence=0.75,
+                        title=title)]
     return [finding(mod, tl, rows, confidence=0.8)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from xodiag.findings import Finding
-from xodiag.rules._common import categorize, error_text, finding
+from xodiag.rules._common import categorize, error_text, finding, pasted_errors
 from xodiag.timeline import Timeline
 
 ID = "XD170"
@@ -24,16 +24,11 @@ NEXT = """
 If the error is generic, collect the hosts' xensource.log and daemon.log (xapi-nbd) for the same minutes.
 """
 
-_NOISE = ("qcow2-close-noise", "unhandled-error-event", "worker-forced-exit")
-
-
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
     cand = df[df["what"].isin(["task-failure", "transfer-error", "worker-crash", "writer-failed"])]
     if cand.empty:
-        frag = df[(df["format"] == "fragment") & df["level"].eq("ERROR") & ~df["what"].isin(_NOISE)]
-        frag = frag[~frag["raw"].str.contains("UND_ERR_ABORTED|RequestAbortedError")]
-        cand = frag
+        cand = pasted_errors(tl)
     if cand.empty:
         return []
     # Tasks with a result say more than their parents; the deepest, then the earliest.

@@ -24,12 +24,17 @@ Check the remote: free space, permissions, mount state (`ESTALE` means the NFS e
 mount), and XO's remote test in Settings > Remotes.
 """
 
+_SOURCE_SIDE = re.compile(r"Error in the source generator|other side closed|UND_ERR_SOCKET|UND_ERR_BODY_TIMEOUT|"
+                          r"UND_ERR_ABORTED|ECONNRESET|stream has ended|Timeout reached|will retry reading block")
 _WRITE = re.compile(r"ENOSPC|EACCES|EROFS|ESTALE|EDQUOT|no space left on device|permission denied", re.IGNORECASE)
 
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
     writer = tl.of("writer-failed")
+    # A writer also fails when its SOURCE stream dies; only a target-side error makes this rule's case.
+    source_side = writer["raw"].fillna("").str.contains(_SOURCE_SIDE)
+    writer = writer[~source_side]
     text = df["raw"].fillna("") + " " + df["error_code"].fillna("")
     errs = df[text.str.contains(_WRITE) & df["level"].isin(["ERROR", "WARN"])]
     import pandas as pd

@@ -57,10 +57,10 @@ def detect(head: str) -> str:
             votes["fragment"] += 1
     if not votes:
         return "unknown"
-    fmt, count = votes.most_common(1)[0]
+    fmt = votes.most_common(1)[0][0]
     if fmt == "fragment" and len(votes) > 1:
         # A paste that holds some well-formed lines is still a paste.
         return "fragment"
-    if fmt != "fragment" and votes["fragment"] > count:
+    if fmt != "fragment" and votes["fragment"] > votes[fmt]:
         return "fragment"
     return fmt

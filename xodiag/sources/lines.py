@@ -29,6 +29,8 @@ _ERROR_WORDS = re.compile(
     r"cannot|can't|not available|denied|invalid|exception)\b",
     re.IGNORECASE,
 )
+# A stack frame line as pasted: "at fn (file:1:2)", "at file:1:2", "at new Promise (<anonymous>)".
+_FRAME_LIKE = re.compile(r"at (?:async )?\S.*(?:\([^()]*\)|:[0-9]+(?::[0-9]+)?)\s*[,{]?\s*$")
 _BLOB = re.compile(r"^\[[0-9.]+[KMGT]?B blob data\]$")
 
 
@@ -272,7 +274,7 @@ class LineFramer:
                 if frag.depth <= 0 and frag.kind == "block":
                     self._close_frag()
                 return
-            if s.startswith("at ") and frag.kind in ("error", "frames"):
+            if _FRAME_LIKE.match(s) and frag.kind in ("error", "frames"):
                 self._frag_append(frag, n, raw, body)
                 return
             if frag.kind == "error" and (s[:1] in "{}" or _PROP_LINE.match(s) or s.startswith("...")):
@@ -281,7 +283,7 @@ class LineFramer:
             self._close_frag()
         self._close_bt()
         head = None
-        if s.startswith("at "):
+        if _FRAME_LIKE.match(s):
             kind = "frames"
         elif P.error_head_line().match(s):
             kind = "error"

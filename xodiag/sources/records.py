@@ -11,7 +11,7 @@ from xodiag.events import ErrorFacts, EventBuilder, error_from_text, extract_ids
 from xodiag.parse.frames import parse_frames
 from xodiag.parse.inspect import InspectError, parse_block
 from xodiag.sources import patterns as P
-from xodiag.sources.lines import Rec
+from xodiag.sources.lines import _ERROR_WORDS, Rec
 from xodiag.times import YearContext
 
 _XAPI_LEVELS = {"debug": "DEBUG", " info": "INFO", "info": "INFO", " warn": "WARN", "warn": "WARN",
@@ -243,9 +243,10 @@ def emit_fragment(rec: Rec, sink: Sink) -> None:
     if rec.kind == "fragment":
         text = rec.bodies[0].strip()
         facts = error_from_text(text)
+        erroneous = facts.name or facts.code or _ERROR_WORDS.search(text)
         sink.builder.add(
             time_kind=None, time_value=None, source=sink.source, line=rec.line, line_end=rec.line_end,
-            fmt=sink.fmt, kind="fragment", raw=raw, level="ERROR" if facts.name or facts.code else None,
+            fmt=sink.fmt, kind="fragment", raw=raw, level="ERROR" if erroneous else None,
             message=text, error=facts, ids=extract_ids(raw),
         )
         return
