@@ -47,6 +47,8 @@ def _nbd_state(tl: Timeline, findings: list[Finding]) -> tuple[str, str]:
         used_reasons.append("XO read blocks over NBD (read retries)")
     if tl.has("nbd-serving"):
         used_reasons.append("xapi-nbd served XO's connection")
+    if tl.has("nbd-export-task"):
+        used_reasons.append("xapi created the task 'Exporting content of VDI ... through NBD'")
     if tl.has("nbd-incomplete"):
         used_reasons.append("XO connected with fewer NBD clients than asked ('incomplete connection')")
     if tl.has("nbd-fallback", "nbd-none"):
@@ -65,6 +67,16 @@ def _nbd_state(tl: Timeline, findings: list[Finding]) -> tuple[str, str]:
     if "XD112" in rules:
         return "unknown", ("NBD was attempted but its setup failed before any connection (XD112); XO does not "
                            "fall back on that error")
+    df = tl.df
+    jobs = df[(df["format"] == "job-json") & (df["kind"] == "task-start")]["raw"].fillna("")
+    if jobs.str.contains(r'"mode":\s*"full"', regex=True).any():
+        return "not-attempted", "a full backup job (XVA export): NBD is only used by delta backups and replication"
+    if tl.has("nbd-connect-failed", "qcow2-close-noise", "read-retry"):
+        return "unknown", "the logs show NBD activity but neither a connection nor a fallback"
+    stream = {"XD140", "XD141", "XD142"} & {f.rule for f in findings if f.role == "root-cause"}
+    if stream:
+        return "not-attempted", ("the disk was read over the HTTP export stream and no NBD connect or fallback "
+                                 "was logged: NBD was not enabled for this job (or an older XO fell back silently)")
     vm_tasks = tl.df[(tl.df["kind"] == "task-start") & tl.df["namespace"].eq("backup VM")]
     if not vm_tasks.empty and not tl.has("nbd-connect-failed", "qcow2-close-noise"):
         return "not-attempted", ("the job log has no 'Transfer data using NBD' and no fallback warning: NBD was "

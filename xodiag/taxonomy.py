@@ -33,6 +33,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("task-success", "a job-log task succeeded", event_kind="task-end", message=r": success$"),
     Kind("task-start", "a job-log task started", event_kind="task-start"),
     Kind("nbd-used-info", "job log: at least one disk used NBD", message=r"^Transfer data using NBD$"),
+    Kind("nbd-export-task", "xapi's progress task for an export read through NBD",
+         message=r"Exporting content of VDI .* through NBD"),
     # --- XO: export path --------------------------------------------------------------------
     Kind("export-open", "XO opened an HTTP export stream (export through vhd|qcow2)",
          message=r"^export through (?:vhd|qcow2)\b"),
