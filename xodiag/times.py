@@ -60,6 +60,15 @@ def parse_zone(text: str) -> dt.tzinfo:
         raise ValueError(f"unknown time zone {text!r} (use UTC, +02:00 or a name like Europe/Paris)") from exc
 
 
+def _split_stamp(stamp: str) -> tuple[int, int, str] | None:
+    """``Apr  4 02:22:11.123`` -> (4, 4, "02:22:11.123")."""
+    month = MONTHS.get(stamp[:3])
+    day_s, _, hms = stamp[4:].lstrip().partition(" ")
+    if month is None or not day_s.isdigit():
+        return None
+    return month, int(day_s), hms
+
+
 @dataclass
 class YearContext:
     """Per-input state for yearless syslog stamps."""
@@ -97,14 +106,10 @@ class YearContext:
 
     def iso_of(self, stamp: str) -> str | None:
         """``Apr  4 02:22:11.123`` -> ``2026-04-04T02:22:11.123`` (local time, year inferred)."""
-        month = MONTHS.get(stamp[:3])
-        if month is None:
+        parts = _split_stamp(stamp)
+        if parts is None:
             return None
-        rest = stamp[4:].lstrip()
-        day_s, _, hms = rest.partition(" ")
-        if not day_s.isdigit():
-            return None
-        day = int(day_s)
+        month, day, hms = parts
         year = self.year
         if year is None:
             year = self.year = self._start_year(month, day)
@@ -134,19 +139,17 @@ class YearContext:
             self.offset = dt.timedelta(seconds=quarter)
 
     def iso_of_peek(self, stamp: str, iso: str) -> str | None:
-        month = MONTHS.get(stamp[:3])
-        if month is None:
+        """The local time of ``stamp``, with the year of the UTC time ``iso`` logged on the same line."""
+        parts = _split_stamp(stamp)
+        if parts is None:
             return None
-        rest = stamp[4:].lstrip()
-        day_s, _, hms = rest.partition(" ")
-        if not day_s.isdigit():
-            return None
+        month, day, hms = parts
         year = int(iso[:4])
         if month == 1 and iso[5:7] == "12":
             year += 1
         elif month == 12 and iso[5:7] == "01":
             year -= 1
-        return f"{year:04d}-{month:02d}-{int(day_s):02d}T{hms[:8]}"
+        return f"{year:04d}-{month:02d}-{day:02d}T{hms[:8]}"
 
 
 def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tuple[Any, list[str]]:
