@@ -94,24 +94,32 @@ def test_report_bundle_and_plot(run_cli, tmp_path: Path) -> None:  # type: ignor
     assert md.startswith("## xodiag verdict") and "timeline.png" in md
 
 
-def test_plot_bins_a_dense_log_quickly(tmp_path: Path) -> None:
-    """A 200k-event lane is binned: the plot stays fast and small."""
+def test_plot_bins_a_million_events(tmp_path: Path) -> None:
+    """A 1M-event lane is drawn as a binned histogram: the SVG stays small (not 1M markers).
+
+    The drawing time is printed, not asserted (machines here are noisy; see tests/bench for figures)."""
     import time
 
-    from xodiag.diagnose import diagnose
-    from xodiag.reader import event_table
-    from xodiag.render.plot import draw
-    from xodiag.timeline import build
+    import numpy as np
+    import pandas as pd
 
-    log = tmp_path / "big.log"
-    with log.open("w") as fh:
-        for i in range(200_000):
-            fh.write(f"2026-05-02T01:{(i // 6000) % 60:02d}:{(i // 100) % 60:02d}.{i % 1000:03d}Z "
-                     f"xo:xapi INFO call {i}\n")
-    table, summaries = event_table([str(log)])
-    diag = diagnose(build(table, summaries), summaries)
-    start = time.perf_counter()
-    draw(diag, tmp_path / "t.png", tmp_path / "t.svg")
-    elapsed = time.perf_counter() - start
-    print(f"plot of 200k events: {elapsed:.2f} s", file=sys.stderr)
-    assert (tmp_path / "t.svg").stat().st_size < 2_000_000  # binned and rasterised, not 200k markers
+    from xodiag.diagnose import Diagnosis
+    from xodiag.findings import Verdict
+    from xodiag.render.plot import draw
+    from xodiag.timeline import Timeline
+
+    n = 1_000_000
+    start = pd.Timestamp("2026-05-02T01:00:00Z")
+    df = pd.DataFrame({
+        "time_xo": start + pd.to_timedelta(np.arange(n) * 3, unit="ms"),
+        "format": np.where(np.arange(n) % 3 == 0, "xensource", "xo-journal"),
+        "host": np.where(np.arange(n) % 3 == 0, "xcp-a", "xo"),
+        "source": "big.log", "line": np.arange(1, n + 1), "what": None,
+    })
+    diag = Diagnosis(verdict=Verdict("unknown", None, "unknown", "-"), findings=[], timeline=Timeline(df=df))
+    t0 = time.perf_counter()
+    lanes = draw(diag, tmp_path / "t.png", tmp_path / "t.svg")
+    print(f"plot of {n} events: {time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    assert lanes == ["xo-server", "xcp-a xapi"]
+    assert (tmp_path / "t.svg").stat().st_size < 2_000_000
+    assert (tmp_path / "t.png").stat().st_size > 5_000

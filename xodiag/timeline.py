@@ -104,8 +104,37 @@ def estimate_skew(df: pd.DataFrame, tolerance_s: float = 3.0) -> dict[str, float
     return out
 
 
+def link(df: pd.DataFrame) -> list[int]:
+    """Correlation groups: events that share a VDI, VBD or SR id, a XAPI task ref or an NBD export name
+    (its VDI uuid) end up in one group (union-find over those keys). Each group is numbered by its
+    first event; events with no key are their own group."""
+    parent = list(range(len(df)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    cols = [df[c].tolist() for c in ("vdi", "vbd", "sr", "task_refs")]
+    for i in range(len(df)):
+        for col in cols:
+            keys = col[i]
+            if not isinstance(keys, list):
+                continue
+            for key in keys:
+                j = first.setdefault(key, i)
+                if j != i:
+                    a, b = find(i), find(j)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+    return [find(i) for i in range(len(df))]
+
+
 def build(table: pd.DataFrame, inputs: list[Any] | None = None) -> Timeline:
-    """Classify, estimate skew, correct host times, sort; adds columns what, time_xo, client_ip, vdi_key."""
+    """Classify, estimate skew, correct host times, sort; adds the columns what, time_xo, client_ip,
+    vdi_key and group (correlation group, see ``link``)."""
     import pandas as pd
 
     df = table.copy()
@@ -121,4 +150,5 @@ def build(table: pd.DataFrame, inputs: list[Any] | None = None) -> Timeline:
     df["vdi_key"] = df["vdi"].map(lambda v: v[0] if isinstance(v, list) and v else None)
     df["order"] = range(len(df))
     df = df.sort_values(["time_xo", "order"], kind="stable", na_position="last").reset_index(drop=True)
+    df["group"] = link(df) if len(df) else []
     return Timeline(df=df, skew=skew, inputs=inputs or [])

@@ -20,24 +20,22 @@ BIN_ABOVE = 2000
 WIDTH_PX = 1000
 
 
-def _lane(row: Any) -> str:
-    fmt = row.format
-    host = row.host if isinstance(row.host, str) else "host"
-    if fmt == "xensource":
-        return f"{host} xapi"
-    if fmt == "xapi-nbd":
-        return f"{host} xapi-nbd"
-    if fmt == "job-json":
-        return "job log"
-    return "xo-server"
+def lane_column(df: Any) -> Any:
+    """The swimlane of every event (vectorised): xo-server, job log, '<host> xapi', '<host> xapi-nbd'."""
+    host = df["host"].where(df["host"].notna(), "host").astype(str)
+    lane = df["format"].map({"job-json": "job log"}).fillna("xo-server").astype(object)
+    xapi = df["format"] == "xensource"
+    nbd = df["format"] == "xapi-nbd"
+    lane[xapi] = host[xapi] + " xapi"
+    lane[nbd] = host[nbd] + " xapi-nbd"
+    return lane
 
 
 def lanes_of(diag: Diagnosis) -> list[str]:
     df = diag.timeline.df
     df = df[df["time_xo"].notna()]
     order = {"xo-server": 0, "job log": 1}
-    names = sorted({_lane(r) for r in df.itertuples(index=False)}, key=lambda n: (order.get(n, 2), n))
-    return names
+    return sorted(set(lane_column(df)), key=lambda n: (order.get(n, 2), n))
 
 
 def draw(diag: Diagnosis, png: Path | None, svg: Path | None, redactor: Redactor | None = None) -> list[str]:
@@ -64,8 +62,14 @@ def draw(diag: Diagnosis, png: Path | None, svg: Path | None, redactor: Redactor
     if df.empty:
         ax.text(0.5, 0.5, "no timed events", ha="center", va="center", transform=ax.transAxes)
     else:
-        df["lane"] = [_lane(r) for r in df.itertuples(index=False)]
-        df["role"] = [role_of.get((s, int(ln))) for s, ln in zip(df["source"], df["line"], strict=True)]
+        df["lane"] = lane_column(df)
+        df["role"] = None
+        if role_of:
+            keys = pd.MultiIndex.from_arrays([df["source"], df["line"].astype("int64")])
+            wanted = pd.MultiIndex.from_tuples(list(role_of))
+            hit = keys.isin(wanted)
+            df.loc[hit, "role"] = [role_of[(s, int(ln))] for s, ln in zip(df["source"][hit], df["line"][hit],
+                                                                          strict=True)]
         t = df["time_xo"].dt.tz_convert("UTC").dt.tz_localize(None)
         df["t"] = t
         for i, lane in enumerate(lanes):
