@@ -25,11 +25,18 @@ _IDISH = re.compile(
 )
 # Error wording in a pasted UI message that carries no code ("HTTP connection has timed out").
 _ERROR_WORDS = re.compile(
-    r"\b(?:error|failed|failure|timed out|timeout|has ended|aborted|refused|reset by peer|unable to|"
-    r"cannot|can't|not available|denied|invalid|exception)\b",
+    r"\b(?:stream has ended|timed out|timeout|aborted|refused|reset by peer|not available|no space left|"
+    r"permission denied|input/output error|unable to|cannot|can't|socket hang up|other side closed|"
+    r"premature close|not found)\b",
     re.IGNORECASE,
 )
-# A stack frame line as pasted: "at fn (file:1:2)", "at file:1:2", "at new Promise (<anonymous>)".
+
+
+def _prose(s: str) -> bool:
+    """A sentence someone typed (many words, ends like a sentence): not an error string."""
+    return len(s.split()) >= 8 and s.rstrip()[-1:] in ".?!:"
+
+
 _FRAME_LIKE = re.compile(r"at (?:async )?\S.*(?:\([^()]*\)|:[0-9]+(?::[0-9]+)?)\s*[,{]?\s*$")
 _BLOB = re.compile(r"^\[[0-9.]+[KMGT]?B blob data\]$")
 
@@ -132,6 +139,9 @@ class LineFramer:
                     key = (ident, pid)
                     self._close_key(key)
                     rec = Rec("record", "xo", n, n, [raw], [body], stamp, host, ident, pid, h)
+                    # Data opened on the header line: follow its brackets, so a paste whose indentation was
+                    # stripped still keeps its lines in the record.
+                    rec.depth = max(0, body.count("{") + body.count("[") - body.count("}") - body.count("]"))
                     self.open[key] = rec
                     self.last = rec
                     self.counts["xo-prefixed" if stamp else "xo"] += 1
@@ -292,7 +302,7 @@ class LineFramer:
             head = P.xo_header_notime().match(s)
         elif (head := P.xo_header_notime().match(s)) is not None:
             kind = "block"
-        elif _IDISH.search(s) or (not s.endswith((":", "?")) and _ERROR_WORDS.search(s)):
+        elif _IDISH.search(s) or (not s.endswith((":", "?")) and not _prose(s) and _ERROR_WORDS.search(s)):
             rec = Rec("fragment", "fragment", n, n, [raw], [body])
             self.last = rec
             self.counts["fragment"] += 1
