@@ -160,6 +160,7 @@ class EventBuilder:
         # time is kept as raw parts until the frame is built: (kind, value, zone-hint)
         self.time_kind: list[str | None] = []
         self.time_value: list[Any] = []
+        self.pending: list[int] = []  # rows whose time is that of the next timed event ("next")
         self.n = 0
 
     def add(
@@ -185,6 +186,13 @@ class EventBuilder:
         ids: Ids | None = None,
     ) -> None:
         c = self.cols
+        if time_kind == "next":
+            self.pending.append(self.n)
+            time_kind = time_value = None
+        elif time_kind is not None and self.pending:
+            for i in self.pending:
+                self.time_kind[i], self.time_value[i] = time_kind, time_value
+            self.pending.clear()
         self.time_kind.append(time_kind)
         self.time_value.append(time_value)
         c["time"].append(None)
@@ -224,5 +232,5 @@ class EventBuilder:
 
     def take(self) -> tuple[dict[str, list[Any]], list[str | None], list[Any]]:
         out = (self.cols, self.time_kind, self.time_value)
-        self.__init__()
+        self.__init__()  # rows still waiting for a time keep none
         return out

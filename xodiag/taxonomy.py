@@ -69,7 +69,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("worker-forced-exit", "the worker did not exit by itself (open handles, e.g. leaked sockets)",
          message=r"worker process did not exit automatically"),
     Kind("worker-exit", "the worker process exits", message=r"^process will exit$"),
-    Kind("worker-crash", "the worker died before sending its result", message=r"worker exited with code"),
+    Kind("worker-crash", "the worker died before sending its result", message=r"worker exited with code",
+         error=r"worker exited with code"),
+    Kind("heap-oom", "Node ran out of heap and aborted",
+         message=r"JavaScript heap out of memory|Reached heap limit|FATAL ERROR: .*Allocation failed"),
     Kind("transfer-error", "the swallowed transfer error printed on stderr", event_kind="raw-stderr"),
     # --- xapi-nbd ------------------------------------------------------------------------------
     Kind("nbd-new-client", "xapi-nbd accepted a connection", message=r"^Got new client$"),

@@ -44,7 +44,6 @@ class Sink:
     builder: EventBuilder
     ctx: YearContext
     unparsed: list[int] = field(default_factory=list)
-    last_time: tuple[str | None, Any] = (None, None)
 
     def __post_init__(self) -> None:
         self.mark_unparsed = self.unparsed.extend
@@ -113,7 +112,6 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
         "Error" in message or "_" in message or "exception" in message
     ):
         error = error_from_text(message)
-    sink.last_time = ("iso", iso)
     raw = "\n".join(rec.raw)
     sink.builder.add(
         time_kind="iso", time_value=iso, source=sink.source, line=rec.line, line_end=line_end,
@@ -146,7 +144,8 @@ def emit_raw_block(rec: Rec, sink: Sink) -> None:
     if rec.stamp is not None:
         tk, tv = _stamp_time(rec, sink)
     else:
-        tk, tv = sink.last_time  # the nearest record before it
+        # No time of its own: it is printed when the transfer fails, just before the next record.
+        tk, tv = "next", None
     raw = "\n".join(rec.raw)
     first = next((b.strip() for b in rec.bodies if b.strip() not in ("", "{", "[")), "")
     sink.builder.add(
