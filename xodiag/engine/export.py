@@ -314,6 +314,9 @@ def _xo_message(exc: Exception) -> str:
     """The text XO's NbdClient would show for this failure (xo-export-path.md 4.5)."""
     step = getattr(exc, "step", None)
     text = str(exc)
+    if step == "tcp-connect" and "refused" in text:
+        where = text.rsplit(" to ", 1)[-1] if " to " in text else ""
+        return f"connect ECONNREFUSED {where}".strip()
     if step in ("export-name", "greeting", "starttls", "tls-handshake") and ("closed" in text or "EOF" in text):
         want = 134 if step == "export-name" else 8
         return f"stream has ended without data, was looking for {want} bytes"
