@@ -348,6 +348,88 @@ def rules_cmd(
     sys.stdout.write("\n".join(body) + "\n")
 
 
+def _size(text: str) -> int:
+    """256M, 1G, 65536K, or bytes."""
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        fail(f"bad size {text!r} (use e.g. 256M or 1G)")
+        return 0
+
+
+@app.command(
+    "reproduce",
+    epilog=(
+        "Examples:\n\n"
+        "  xodiag reproduce --list\n\n"
+        "  xodiag reproduce --scenario april-2026 --policy all\n\n"
+        "  xodiag reproduce --scenario all --policy all --format json --out runs/\n\n"
+        "  xodiag reproduce --from samples/april-2026-nbd-stream-init/xo-server.journal\n\n"
+        "Needs nbdkit, qemu-img and certtool (apt-get install nbdkit qemu-utils gnutls-bin). Everything runs on "
+        "127.0.0.0/8. Exit status: 0 when every run finished (whatever its outcome), 2 on a usage error or a "
+        "missing tool."
+    ),
+)
+def reproduce_cmd(
+    scenario: str = typer.Option("all", "--scenario", "-s", metavar="NAME|all", help="Scenario to run."),
+    policy: str = typer.Option("all", "--policy", "-p", metavar="NAME|all", help="Policy to run it under."),
+    hosts: int = typer.Option(2, "--hosts", min=1, max=8, help="Pool size (hosts at 127.0.0.2, .3, ...)."),
+    disk_size: str = typer.Option("256M", "--disk-size", metavar="SIZE", help="Virtual disk size (e.g. 256M)."),
+    time_scale: float = typer.Option(0.05, "--time-scale", min=0.001, max=1.0,
+                                     help="Factor on XO's timeouts (60 s connect and message, 1 s reconnect)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the disk and of XO's random host choice."),
+    fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="text or json (markdown: text)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
+                                    help="Write each run's history, logs and plot here."),
+    list_: bool = typer.Option(False, "--list", help="List the scenarios and policies and exit."),
+    from_: Path | None = typer.Option(None, "--from", metavar="LOG_OR_ANALYSIS_JSON",
+                                      help="Build the scenario from an analysed incident; run every policy."),
+) -> None:
+    """Re-run a disk export on loopback against real NBD servers with faults, under XO's policy and fixes."""
+    from xodiag.engine.policies import POLICIES
+    from xodiag.engine.scenarios import BY_NAME, SCENARIOS
+
+    if list_:
+        for sc in SCENARIOS:
+            sys.stdout.write(f"scenario {sc.name:<22} {sc.summary}\n")
+        for p in POLICIES.values():
+            sys.stdout.write(f"policy   {p.name:<22} {p.summary}\n")
+        return
+    size = _size(disk_size)
+    if size < 4 * 1024 * 1024 or size % 512:
+        fail("--disk-size must be at least 4M and a multiple of 512 bytes")
+    if from_ is not None:
+        if not from_.is_file():
+            fail(f"{from_}: no such file")
+        from xodiag.engine.fromincident import scenario_from
+
+        built, hosts, why = scenario_from(from_)
+        sys.stderr.write(f"scenario from {from_}: {why}\n")
+        scenarios = [built]
+        policies = list(POLICIES.values())
+    else:
+        if scenario != "all" and scenario not in BY_NAME:
+            fail(f"unknown scenario {scenario!r}; `xodiag reproduce --list` names them")
+        if policy != "all" and policy not in POLICIES:
+            fail(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}, all")
+        scenarios = list(SCENARIOS) if scenario == "all" else [BY_NAME[scenario]]
+        policies = list(POLICIES.values()) if policy == "all" else [POLICIES[policy]]
+    from xodiag.engine.tools import MissingTool, require
+
+    try:
+        require("nbdkit", "qemu-img", "certtool")
+    except MissingTool as exc:
+        fail(str(exc))
+    from xodiag.engine.matrix import run_matrix
+
+    run_matrix(scenarios, policies, hosts=hosts, size=size, time_scale=time_scale, seed=seed,
+               out=out, json_out=fmt is AnalyzeFormat.json)
+
+
 INTERNAL_ERROR = 101
 
 

@@ -210,6 +210,10 @@ async def run_one(s: Scenario, policy: Policy, disk: DiskSet, *, hosts: int = 2,
                      joblog.job_log(origin_ms, int(duration * 1000), VM, VDI, result.outcome, result.path,
                                     result.error))
         history.write(out_dir / f"{stem}.history.json")
+        from xodiag.engine.plot import draw_run
+
+        draw_run(history.entries, f"{s.name} under {policy.name}: {result.outcome} via {result.path}",
+                 out_dir / f"{stem}.png")
     return result
 
 
