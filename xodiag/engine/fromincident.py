@@ -42,7 +42,7 @@ def scenario_from(path: Path) -> tuple[Scenario, int, str]:
     why = f"root cause {cat}" if rc else f"category {cat}"
     kw: dict[str, Any] = {}
     if cat in ("nbd-read-failed", "storage-error") and ("XD120" in rules or "XD121" in rules):
-        kw["all_hosts"] = {"kind": "read-errors", "rate": "100%", "at": 0.25}
+        kw["all_hosts"] = {"kind": "read-errors", "rate": "100%", "at": 0.0}
     elif cat == "export-timeout":
         kw.update(all_hosts={"kind": "refused"}, stream_fault={"kind": "stall", "at": 0.5})
     elif cat == "export-aborted":

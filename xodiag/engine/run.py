@@ -160,18 +160,21 @@ class Env:
 
 
 async def run_one(s: Scenario, policy: Policy, disk: DiskSet, *, hosts: int = 2, time_scale: float = 0.05,
-                  seed: int = 1, out_dir: Path | None = None, workdir: Path | None = None) -> RunResult:
+                  seed: int = 1, out_dir: Path | None = None, workdir: Path | None = None,
+                  net: str = "127.0.0") -> RunResult:
+    """One run. Hosts are at ``<net>.2``, ``<net>.3``...; ``net`` must be inside 127.0.0.0/8."""
     require("nbdkit", "certtool")
     history = History()
     log = XoLog()
     own_tmp = workdir is None
     tmp = Path(tempfile.mkdtemp(prefix="xodiag-run-")) if own_tmp else workdir  # type: ignore[assignment]
     pool = Pool(tmp / "pool", hosts=hosts, raw_path=disk.raw, vdi_uuid=VDI,
-                session_ref=f"OpaqueRef:{uuid.UUID(int=seed)}", host_options=_host_options(s, hosts))
+                session_ref=f"OpaqueRef:{uuid.UUID(int=seed)}", host_options=_host_options(s, hosts),
+                addresses=[f"{net}.{2 + i}" for i in range(hosts)])
     image = disk.qcow2 if s.fmt == "qcow2" else disk.vhd
     fault = s.stream_fault or {}
     size = image.stat().st_size
-    http = HttpExport("127.0.0.2", VDI, {"vhd": disk.vhd, "qcow2": disk.qcow2},
+    http = HttpExport(f"{net}.2", VDI, {"vhd": disk.vhd, "qcow2": disk.qcow2},
                       abort_after=int(size * fault["at"]) if fault.get("kind") == "abort" else None,
                       stall_after=int(size * fault["at"]) if fault.get("kind") == "stall" else None)
     env = Env(s, pool, http, history)
