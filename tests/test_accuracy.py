@@ -19,8 +19,10 @@ from xodiag.reader import event_table
 from xodiag.rules._common import categorize, error_text
 from xodiag.timeline import build
 
-SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-CASES = sorted(p.parent for p in SCENARIOS.glob("*/label.json"))
+HERE = Path(__file__).resolve().parent
+# tests/scenarios: the labelled set the rules were developed against; tests/holdout: written later by
+# someone who did not read the rules (its misses before any change are reported in the issue notes).
+CASES = sorted(p.parent for d in ("scenarios", "holdout") for p in (HERE / d).glob("*/label.json"))
 
 
 def predicted(diag: Any) -> str:
@@ -44,8 +46,9 @@ def results() -> list[dict[str, Any]]:
         table, summaries = event_table(files)
         tl = build(table, summaries)
         diag = diagnose(tl, summaries)
-        out.append({"name": folder.name, "label": label, "pred": predicted(diag), "outcome": diag.verdict.outcome,
-                    "nbd": diag.verdict.nbd, "first": baseline(tl, "first"), "last": baseline(tl, "last")})
+        out.append({"name": f"{folder.parent.name}/{folder.name}", "label": label, "pred": predicted(diag),
+                    "outcome": diag.verdict.outcome, "nbd": diag.verdict.nbd,
+                    "first": baseline(tl, "first"), "last": baseline(tl, "last")})
     return out
 
 
@@ -60,6 +63,11 @@ def test_root_cause_accuracy_beats_baselines(results: list[dict[str, Any]]) -> N
     last = sum(r["last"] == r["label"]["category"] for r in results) / n
     print(f"\ntop-1 root-cause category accuracy on {n} scenarios: xodiag {ours:.0%}, "
           f"first ERROR line {first:.0%}, last ERROR line {last:.0%}", file=sys.stderr)
+    for part in ("scenarios", "holdout"):
+        sub = [r for r in results if r["name"].startswith(part + "/")]
+        if sub:
+            acc = sum(r["pred"] == r["label"]["category"] for r in sub) / len(sub)
+            print(f"  {part}: {acc:.0%} of {len(sub)}", file=sys.stderr)
     for r in results:
         if r["pred"] != r["label"]["category"]:
             print(f"  miss {r['name']}: predicted {r['pred']}, labelled {r['label']['category']}", file=sys.stderr)
