@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZE = 16 * 1024 * 1024 + 12345 * 512  # not a multiple of the 2 MiB block
+# Not a multiple of the 2 MiB block, and big enough that blocks remain unrequested when the nemesis strikes
+# (8 reads are in flight).
+SIZE = 64 * 1024 * 1024 + 12345 * 512
 SCALE = 0.01
 # A loopback subnet of our own, so a run elsewhere on 127.0.0.x (a developer's reproduce) cannot collide.
 NET = f"127.{(os.getpid() % 200) + 20}.0"
