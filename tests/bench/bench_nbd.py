@@ -3,7 +3,7 @@
 
 Usage::
 
-    python tests/bench/bench_nbd.py [--size-mib 1024] [--repeat 3] [--inflight 4] [--block-mib 2]
+    python tests/bench/bench_nbd.py [--size-mib 1024] [--repeat 3] [--inflight 8] [--block-mib 2]
 
 Writes a random file (default 1 GiB) into a temporary directory, makes a CA and a server certificate with
 certtool, and starts two nbdkit servers on 127.0.0.2 serving that file under an XAPI-like export name (the
