@@ -138,6 +138,11 @@ class AnalyzeFormat(StrEnum):
     json = "json"
 
 
+class MatrixFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
 class Color(StrEnum):
     auto = "auto"
     always = "always"
@@ -382,7 +387,7 @@ def reproduce_cmd(
     time_scale: float = typer.Option(0.05, "--time-scale", min=0.001, max=1.0,
                                      help="Factor on XO's timeouts (60 s connect and message, 1 s reconnect)."),
     seed: int = typer.Option(1, "--seed", help="Seed of the disk and of XO's random host choice."),
-    fmt: AnalyzeFormat = typer.Option(AnalyzeFormat.text, "--format", "-f", help="text or json (markdown: text)."),
+    fmt: MatrixFormat = typer.Option(MatrixFormat.text, "--format", "-f", help="text (a matrix) or json."),
     out: Path | None = typer.Option(None, "--out", "-o", metavar="DIR",
                                     help="Write each run's history, logs and plot here."),
     list_: bool = typer.Option(False, "--list", help="List the scenarios and policies and exit."),
@@ -427,7 +432,7 @@ def reproduce_cmd(
     from xodiag.engine.matrix import run_matrix
 
     run_matrix(scenarios, policies, hosts=hosts, size=size, time_scale=time_scale, seed=seed,
-               out=out, json_out=fmt is AnalyzeFormat.json)
+               out=out, json_out=fmt is MatrixFormat.json)
 
 
 INTERNAL_ERROR = 101
