@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System packages: real NBD servers, disk images, TLS certificates, lnav (benchmarks only).
 need=()
-for pair in nbdkit:nbdkit qemu-img:qemu-utils certtool:gnutls-bin nbdcopy:libnbd-bin lnav:lnav; do
+for pair in nbdkit:nbdkit qemu-img:qemu-utils certtool:gnutls-bin nbdcopy:libnbd-bin lnav:lnav pgrep:procps; do
   cmd=${pair%%:*} pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
