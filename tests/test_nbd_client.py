@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -200,6 +200,22 @@ def sha(data: bytes | bytearray | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def connect_error(make: Callable[[], NbdClient]) -> NbdError:
+    """connect() must fail: return its error (the client is aborted afterwards). The client is made inside
+    the event loop, as the engine makes it."""
+
+    async def go() -> NbdError:
+        c = make()
+        try:
+            with pytest.raises(NbdError) as ei:
+                await c.connect()
+            return ei.value
+        finally:
+            c.abort()
+
+    return run(go())
+
+
 # -- data -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("tls", ["off", "require"])
 @pytest.mark.parametrize("plugin", [
@@ -207,6 +223,7 @@ def sha(data: bytes | bytearray | memoryview) -> str:
     ("pattern", f"size={ODD_SIZE}"),
     ("random", f"size={ODD_SIZE}", "seed=7"),
 ])
+
 def test_export_name_read_matches_nbdcopy(servers: Servers, tmp_path: Path, tls: str, plugin: tuple[str, ...]) -> None:
     server = servers.start(*plugin, tls=tls)
     expected = nbdcopy_bytes(server, tmp_path)
@@ -378,16 +395,7 @@ def test_dead_host_tcp_connect_timeout() -> None:
 def test_server_without_tls(servers: Servers, use_go: bool) -> None:
     server = servers.start("pattern", "size=1M", tls="off")
 
-    async def go() -> NbdError:
-        c = server.client(tls=True, use_go=use_go)
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
-    err = run(go())
+    err = connect_error(lambda: server.client(tls=True, use_go=use_go))
     assert err.step == "starttls"
     assert "refused STARTTLS" in str(err) and "NBD_REP_ERR_POLICY" in str(err)
 
@@ -396,16 +404,7 @@ def test_server_without_tls(servers: Servers, use_go: bool) -> None:
 def test_tls_required_client_plaintext(servers: Servers, use_go: bool) -> None:
     server = servers.start("pattern", "size=1M", tls="require")
 
-    async def go() -> NbdError:
-        c = server.client(tls=False, use_go=use_go)
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
-    err = run(go())
+    err = connect_error(lambda: server.client(tls=False, use_go=use_go))
     if use_go:
         assert err.step == "go"
         assert "NBD_REP_ERR_TLS_REQD" in str(err)
@@ -421,32 +420,14 @@ def test_tls_negotiation_failure_psk_only_server(servers: Servers, tmp_path: Pat
     subprocess.run(["psktool", "-u", "alice", "-p", str(keys)], check=True, capture_output=True, timeout=30)
     server = servers.start("pattern", "size=1M", tls="require", psk=keys)
 
-    async def go() -> NbdError:
-        c = server.client(tls=True)
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
-    err = run(go())
+    err = connect_error(lambda: server.client(tls=True))
     assert err.step == "tls-handshake", str(err)
 
 
 def test_not_fixed_newstyle(servers: Servers) -> None:
     server = servers.start("pattern", "size=1M", tls="off", extra=("--mask-handshake=0",))
 
-    async def go() -> NbdError:
-        c = server.client(tls=False)
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
-    err = run(go())
+    err = connect_error(lambda: server.client(tls=False))
     assert err.step == "greeting" and "FIXED_NEWSTYLE" in str(err)
 
 
@@ -455,16 +436,7 @@ def test_closed_at_accept(servers: Servers) -> None:
     # allow=127.0.0.10"), so only the keywords are usable: deny=all closes every connection at accept.
     server = servers.start("pattern", "size=1M", "deny=all", filters=("ip",), tls="off")
 
-    async def go() -> NbdError:
-        c = server.client()
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
-    err = run(go())
+    err = connect_error(lambda: server.client())
     assert err.step == "greeting"
     assert "closed the connection after 0 of 18 bytes" in str(err) or "reset by peer" in str(err)
 
