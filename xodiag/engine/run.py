@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import shutil
 import tempfile
 import time
@@ -231,7 +230,3 @@ def analyze_run(out_dir: Path, result: RunResult) -> tuple[str, str]:
     table, summaries = event_table(files)
     diag = diagnose(build(table, summaries), summaries)
     return diag.verdict.outcome, diag.verdict.nbd
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

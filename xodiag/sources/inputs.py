@@ -117,7 +117,6 @@ class Input:
     size: int | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
-    lines_read: int = 0
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -189,18 +188,14 @@ class Input:
     def lines(self) -> Iterator[str]:
         """Physical lines without their terminators ("\\n", "\\r\\n")."""
         carry = ""
-        count = 0
         for text in self.chunks():
             parts = text.split("\n")
             parts[0] = carry + parts[0]
             carry = parts.pop()
             for ln in parts:
-                count += 1
                 yield ln[:-1] if ln.endswith("\r") else ln
         if carry:
-            count += 1
             yield carry[:-1] if carry.endswith("\r") else carry
-        self.lines_read = count
 
     def text(self) -> str:
         return "".join(self.chunks())
