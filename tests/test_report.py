@@ -123,3 +123,12 @@ def test_plot_bins_a_million_events(tmp_path: Path) -> None:
     assert lanes == ["xo-server", "xcp-a xapi"]
     assert (tmp_path / "t.svg").stat().st_size < 2_000_000
     assert (tmp_path / "t.png").stat().st_size > 5_000
+
+
+def test_redaction_keeps_the_product_names() -> None:
+    """A host named `xo` is redacted where the logs name it, not where the report says XO."""
+    from xodiag.render.redact import Redactor
+
+    r = Redactor(["xo", "xcp-a"])
+    assert r.text("Apr 14 02:22:11 xo xo-server[812]: XO read blocks over NBD on xcp-a") == \
+        "Apr 14 02:22:11 host-1 xo-server[812]: XO read blocks over NBD on host-2"

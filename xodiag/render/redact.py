@@ -35,7 +35,8 @@ class Redactor:
         self._host_re: re.Pattern[str] | None = None
 
     def _host(self, name: str) -> str:
-        key = name.lower()
+        # Exact spelling, as the logs write it: "xo" the host must not turn "XO" the product into host-N.
+        key = name
         if key not in self.hosts:
             self.hosts[key] = f"host-{len(self.hosts) + 1}"
             self._host_re = None
@@ -62,9 +63,8 @@ class Redactor:
             if self._host_re is None:
                 names = "|".join(re.escape(n) for n in sorted(self.hosts, key=len, reverse=True))
                 # A host name as a word, or as the start of a file name (".../xcp-a.daemon.log").
-                self._host_re = re.compile(rf"(?<![\w./@-])(?:{names})(?![\w:/@-])|(?<=/)(?:{names})(?=\.)",
-                                           re.IGNORECASE)
-            s = self._host_re.sub(lambda m: self.hosts[m.group().lower()], s)
+                self._host_re = re.compile(rf"(?<![\w./@-])(?:{names})(?![\w:/@-])|(?<=/)(?:{names})(?=\.)")
+            s = self._host_re.sub(lambda m: self.hosts[m.group()], s)
         return s
 
     def walk(self, value: Any) -> Any:
