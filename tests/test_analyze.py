@@ -92,3 +92,15 @@ def test_exit_codes(tmp_path: Path) -> None:
     prose.write_text("hello\nthis is not a log\nat all\n" * 10)
     code, _, _ = cli("analyze", str(prose))
     assert code == 3  # nothing parsed: the verdict is incomplete
+
+
+def test_terminal_hides_secrets_markdown_also_identities(tmp_path: Path) -> None:
+    paste = tmp_path / "paste.txt"
+    paste.write_text("Error: connect ECONNREFUSED 10.20.30.40:443 while opening "
+                     "/4a8e1b52-8c0f-4f0e-9d6b-1f2e3d4c5b6a?session_id=OpaqueRef:0b7c2d9e-1111-4e5f-a6b7-c8d9e0f1a2b3\n")
+    _, text, _ = cli("analyze", str(paste), "--color", "never")
+    assert "0b7c2d9e-1111-4e5f-a6b7-c8d9e0f1a2b3" not in text and "<redacted-session>" in text
+    assert "10.20.30.40:443" in text  # the user's own terminal: addresses stay readable
+    _, md, _ = cli("analyze", str(paste), "--format", "markdown")
+    assert "10.20.30.40" not in md and "ip-1:443" in md
+    assert "0b7c2d9e-1111-4e5f-a6b7-c8d9e0f1a2b3" not in md

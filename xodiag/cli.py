@@ -223,14 +223,17 @@ def analyze_cmd(
     color: Color = typer.Option(Color.auto, "--color", help="Colour in text output: auto, always or never."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when a failure is identified."),
     no_redact: bool = typer.Option(False, "--no-redact",
-                                   help="Show session ids, passwords, IP addresses and host names as logged."),
+                                   help="Show session ids and passwords (and, in markdown and json, IP addresses "
+                                        "and host names) as logged."),
 ) -> None:
     """Name the real failure ahead of the cleanup noise, say whether NBD was used, with evidence lines."""
     opts = _options(input_format, year, tz)
     diag, summaries = _diagnose(files, opts)
     from xodiag.render.redact import redactor_for
 
-    red = redactor_for(diag.timeline.df, enabled=not no_redact)
+    # On the terminal only secrets are hidden (the user knows their hosts); markdown and json, which get
+    # pasted into bug reports, also replace IP addresses and host names.
+    red = redactor_for(diag.timeline.df, enabled=not no_redact, identities=fmt is not AnalyzeFormat.text)
     for s in summaries:
         if s.error:
             sys.stderr.write(s.one_line() + "\n")

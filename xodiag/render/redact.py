@@ -26,7 +26,10 @@ _FQDN = re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:local|lan|i
 
 
 class Redactor:
-    def __init__(self, hosts: Iterable[str] = ()) -> None:
+    """Secrets always; with ``identities`` also IP addresses and host names (for what leaves the machine)."""
+
+    def __init__(self, hosts: Iterable[str] = (), identities: bool = True) -> None:
+        self.identities = identities
         self.ips: dict[str, str] = {}
         self.hosts: dict[str, str] = {}
         for h in hosts:
@@ -56,6 +59,8 @@ class Redactor:
         s = _SESSION.sub(lambda m: m.group("k") + "<redacted-session>", s)
         s = _TRACK.sub(lambda m: m.group("k") + "<redacted>", s)
         s = _SECRET.sub(lambda m: m.group("k") + "<redacted>", s)
+        if not self.identities:
+            return s
         s = _IPV4.sub(self._ip, s)
         for m in _FQDN.finditer(s):
             self._host(m.group())
@@ -83,8 +88,10 @@ class NoRedaction(Redactor):
         return s
 
 
-def redactor_for(table: Any, enabled: bool = True) -> Redactor:
+def redactor_for(table: Any, enabled: bool = True, identities: bool = True) -> Redactor:
     if not enabled:
         return NoRedaction()
+    if not identities:
+        return Redactor(identities=False)
     hosts = table["host"].dropna().unique().tolist() if len(table) else []
     return Redactor(hosts)
