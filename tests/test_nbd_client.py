@@ -571,18 +571,8 @@ class ScriptedServer:
 ])
 def test_cut_during_starttls(cut: str, step: str, text: str) -> None:
     server = ScriptedServer(cut)
-
-    async def go() -> NbdError:
-        c = NbdClient(HOST, server.port, new_exportname(), connect_timeout=0.5)
-        try:
-            with pytest.raises(NbdError) as ei:
-                await c.connect()
-            return ei.value
-        finally:
-            c.abort()
-
     try:
-        err = run(go())
+        err = connect_error(lambda: NbdClient(HOST, server.port, new_exportname(), connect_timeout=0.5))
     finally:
         server.close()
     assert err.step == step, str(err)

@@ -8,6 +8,7 @@ chunk, because building one Python object per row is what makes naive log pipeli
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,9 +63,17 @@ _ADDR_RE = re.compile(r"(?<![\d.])[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?(
 _SESSION_CTX = ("session_id=", "session=", "session_id =", "session: ", "session = ", "session_id: '")
 
 # Error facts in free text (journal messages, xapi exceptions, pasted UI strings).
-_ERR_HEAD_RE = re.compile(
-    r"(?<![\w$])(?P<name>(?:[A-Za-z_$][\w$]*)?(?:Error|Exception))(?: \[[^\]\n]+\])?: (?P<msg>[^\n]*)"
-)
+
+
+@functools.cache
+def _err_head_re() -> re.Pattern[str]:
+    """``Name [alias]: message`` anywhere in free text; the name is node_inspect.lark's ERROR_NAME."""
+    from xodiag.parse.grammar import terminal_regex
+
+    name = terminal_regex("node_inspect", "ERROR_NAME")
+    return re.compile(r"(?<![\w$])(?P<head>" + name + r"): (?P<msg>[^\n]*)")
+
+
 # XAPI and undici codes: VDI_IN_USE(...), Server_error(VDI_IN_USE, ...), UND_ERR_ABORTED; not NBD_CMD_*.
 _XAPI_CODE_RE = re.compile(r"(?<![\w.])(?!NBD_)(?P<code>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)(?![\w.])")
 _CODE_PROP_RE = re.compile(r"\bcode:\s*['\"](?P<code>[A-Za-z0-9_]+)['\"]")
@@ -85,9 +94,9 @@ class ErrorFacts:
 def error_from_text(text: str) -> ErrorFacts:
     """Best-effort error facts from free text (no structure): names, codes, messages."""
     facts = ErrorFacts()
-    m = _ERR_HEAD_RE.search(text)
+    m = _err_head_re().search(text)
     if m:
-        facts.name = m.group("name")
+        facts.name = m.group("head").split(" [", 1)[0]
         facts.message = m.group("msg").strip() or None
     m = _CODE_PROP_RE.search(text) or _XAPI_CODE_RE.search(text) or _ERRNO_RE.search(text)
     if m:

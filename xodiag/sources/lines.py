@@ -37,7 +37,17 @@ def _prose(s: str) -> bool:
     return len(s.split()) >= 8 and s.rstrip()[-1:] in ".?!:"
 
 
-_FRAME_LIKE = re.compile(r"at (?:async )?\S.*(?:\([^()]*\)|:[0-9]+(?::[0-9]+)?)\s*[,{]?\s*$")
+def _frame_like(s: str) -> bool:
+    """A stack frame as pasted ("at fn (file:1:2)", "at file:1:2", "at new Promise (<anonymous>)"), by the
+    js_stack grammar; a bare location must carry a line number, so prose such as "at all" is not one."""
+    if not s.startswith("at "):
+        return False
+    from xodiag.parse.frames import parse_frame
+
+    f = parse_frame(s.rstrip(" {,"))
+    return f is not None and (f["function"] is not None or f["line"] is not None)
+
+
 _BLOB = re.compile(r"^\[[0-9.]+[KMGT]?B blob data\]$")
 
 
@@ -284,7 +294,7 @@ class LineFramer:
                 if frag.depth <= 0 and frag.kind == "block":
                     self._close_frag()
                 return
-            if _FRAME_LIKE.match(s) and frag.kind in ("error", "frames"):
+            if frag.kind in ("error", "frames") and _frame_like(s):
                 self._frag_append(frag, n, raw, body)
                 return
             if frag.kind == "error" and (s[:1] in "{}" or _PROP_LINE.match(s) or s.startswith("...")):
@@ -293,7 +303,7 @@ class LineFramer:
             self._close_frag()
         self._close_bt()
         head = None
-        if _FRAME_LIKE.match(s):
+        if _frame_like(s):
             kind = "frames"
         elif P.error_head_line().match(s):
             kind = "error"
