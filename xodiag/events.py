@@ -48,6 +48,10 @@ COLUMNS: dict[str, str] = {
     "raw": "the record's text as read (syslog prefixes included, escape sequences kept)",
 }
 
+# Every empty list cell of the table is this one object (a chunk has millions of empty cells): cells
+# are read, never mutated in place.
+EMPTY: list[Any] = []
+
 LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses")
 
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -91,8 +95,25 @@ class ErrorFacts:
     frames: list[dict[str, Any]] | None = None
 
 
+def _compiled() -> Any:
+    """The compiled versions of the two functions below (xodiag/_fastlane.c), or None."""
+    from xodiag.sources import fastlane
+
+    return fastlane.facts()
+
+
 def error_from_text(text: str) -> ErrorFacts:
     """Best-effort error facts from free text (no structure): names, codes, messages."""
+    fast = _compiled()
+    if fast is not None:
+        got = fast.error_facts(text)
+        if got is not None:
+            return ErrorFacts(*got)
+    return error_from_text_py(text)
+
+
+def error_from_text_py(text: str) -> ErrorFacts:
+    """The reference implementation of ``error_from_text`` (any text)."""
     facts = ErrorFacts()
     m = _err_head_re().search(text)
     if m:
@@ -128,6 +149,18 @@ def _add(lst: list[str], value: str) -> None:
 
 
 def extract_ids(text: str, ids: Ids | None = None) -> Ids:
+    """VM, VDI, VBD and SR ids, UUIDs, refs, task refs, NBD export names and addresses in ``text``."""
+    if ids is None:
+        fast = _compiled()
+        if fast is not None:
+            got = fast.extract_ids(text)
+            if got is not None:
+                return Ids(*got)
+    return extract_ids_py(text, ids)
+
+
+def extract_ids_py(text: str, ids: Ids | None = None) -> Ids:
+    """The reference implementation of ``extract_ids`` (any text; adds to ``ids`` when given)."""
     ids = ids or Ids()
     if "-" in text:
         if "session_id=" in text:
@@ -170,7 +203,17 @@ class EventBuilder:
         self.time_kind: list[str | None] = []
         self.time_value: list[Any] = []
         self.pending: list[int] = []  # rows whose time is that of the next timed event ("next")
-        self.n = 0
+
+    @property
+    def n(self) -> int:
+        """Rows so far (the compiled fast lane appends to the columns directly)."""
+        return len(self.time_kind)
+
+    def _fill_pending(self, time_kind: str, time_value: Any) -> None:
+        """Rows waiting for the next timed event take this one's time."""
+        for i in self.pending:
+            self.time_kind[i], self.time_value[i] = time_kind, time_value
+        self.pending.clear()
 
     def add(
         self,
@@ -199,9 +242,7 @@ class EventBuilder:
             self.pending.append(self.n)
             time_kind = time_value = None
         elif time_kind is not None and self.pending:
-            for i in self.pending:
-                self.time_kind[i], self.time_value[i] = time_kind, time_value
-            self.pending.clear()
+            self._fill_pending(time_kind, time_value)
         self.time_kind.append(time_kind)
         self.time_value.append(time_value)
         c["time"].append(None)
@@ -224,20 +265,19 @@ class EventBuilder:
         c["error_name"].append(error.name)
         c["error_code"].append(error.code)
         c["error_message"].append(error.message)
-        c["frames"].append(error.frames or [])
+        c["frames"].append(error.frames or EMPTY)
         if ids is None:
             ids = extract_ids(raw)
-        c["vm"].append(ids.vm)
-        c["vdi"].append(ids.vdi)
-        c["vbd"].append(ids.vbd)
-        c["sr"].append(ids.sr)
-        c["uuids"].append(ids.uuids)
-        c["refs"].append(ids.refs)
-        c["task_refs"].append(ids.task_refs)
-        c["export_names"].append(ids.export_names)
-        c["addresses"].append(ids.addresses)
+        c["vm"].append(ids.vm or EMPTY)
+        c["vdi"].append(ids.vdi or EMPTY)
+        c["vbd"].append(ids.vbd or EMPTY)
+        c["sr"].append(ids.sr or EMPTY)
+        c["uuids"].append(ids.uuids or EMPTY)
+        c["refs"].append(ids.refs or EMPTY)
+        c["task_refs"].append(ids.task_refs or EMPTY)
+        c["export_names"].append(ids.export_names or EMPTY)
+        c["addresses"].append(ids.addresses or EMPTY)
         c["raw"].append(raw)
-        self.n += 1
 
     def take(self) -> tuple[dict[str, list[Any]], list[str | None], list[Any]]:
         out = (self.cols, self.time_kind, self.time_value)

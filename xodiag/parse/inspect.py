@@ -137,8 +137,24 @@ def _cut(text: str, span: Span | None) -> str | None:
     return text[span[0] : span[1]]
 
 
+FrameTuple = tuple[tuple[str, object], ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _block_facts(text: str) -> tuple[str | None, str | None, str | None, tuple[FrameTuple, ...]]:
+    """Error facts of one exact block text (real logs repeat the same trace many times over)."""
+    facts = _parse_block(text)
+    frames = tuple(tuple(f.items()) for f in facts.frames or ())
+    return facts.name, facts.code, facts.message, frames
+
+
 def parse_block(text: str) -> ErrorFacts:
     """Error facts of one util.inspect block; raises InspectError when the grammar rejects it."""
+    name, code, message, frames = _block_facts(text)
+    return ErrorFacts(name, code, message, [dict(f) for f in frames] or None)
+
+
+def _parse_block(text: str) -> ErrorFacts:
     tpl = _template(mask(text))
     facts = ErrorFacts()
     if tpl is None:

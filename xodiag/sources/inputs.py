@@ -187,15 +187,22 @@ class Input:
 
     def lines(self) -> Iterator[str]:
         """Physical lines without their terminators ("\\n", "\\r\\n")."""
+        for batch in self.line_batches():
+            yield from batch
+
+    def line_batches(self) -> Iterator[list[str]]:
+        """The same lines, a list per decoded chunk (no per-line generator step on the hot path)."""
         carry = ""
         for text in self.chunks():
             parts = text.split("\n")
             parts[0] = carry + parts[0]
             carry = parts.pop()
-            for ln in parts:
-                yield ln[:-1] if ln.endswith("\r") else ln
+            if "\r" in text:
+                parts = [ln[:-1] if ln.endswith("\r") else ln for ln in parts]
+            if parts:
+                yield parts
         if carry:
-            yield carry[:-1] if carry.endswith("\r") else carry
+            yield [carry[:-1] if carry.endswith("\r") else carry]
 
     def text(self) -> str:
         return "".join(self.chunks())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 from sys import intern
 
 from xodiag.sources import patterns as P
@@ -91,6 +92,7 @@ class LineFramer:
         self.unparsed: list[int] = []
         self.counts = {"xo": 0, "xo-prefixed": 0, "xapi": 0, "nbd": 0, "fragment": 0, "syslog": 0}
         self.last: Rec | None = None
+        self.lane: Any = None  # the compiled fast lane (sources/fastlane.py), when there is one
         self.syslog_re = P.syslog_prefix()
         self.xo_re = P.xo_header()
         self.xapi_re = P.xapi_header()
@@ -121,8 +123,24 @@ class LineFramer:
             self._close_key(key)
 
     # -- input ----------------------------------------------------------------------------------
-    def feed(self, lines: Iterable[str], first_line: int = 1) -> int:
-        n = first_line - 1
+    def feed(self, lines: list[str], first_line: int = 1) -> int:
+        """Frame ``lines`` (line numbers from ``first_line``); returns the last line number."""
+        lane = self.lane
+        if lane is None:
+            self._feed(lines, first_line)
+            return first_line + len(lines) - 1
+        i, end = 0, len(lines)
+        while i < end:
+            if self.bt is None and self.frag is None:
+                i = lane.run(lines, i, first_line)
+                if i >= end:
+                    break
+            # the lane stopped at a line it leaves to the reference framer
+            self._feed(lines[i : i + 1], first_line + i)
+            i += 1
+        return first_line + end - 1
+
+    def _feed(self, lines: Iterable[str], first_line: int) -> None:
         syslog_match = self.syslog_re.match
         xo_match = self.xo_re.match
         for n, raw in enumerate(lines, first_line):
@@ -204,7 +222,15 @@ class LineFramer:
                 self._raw_block(key, n, raw, body, None, None, None, None)
                 continue
             self._fragment(n, raw, body)
-        return n
+
+    def _lane_rec(self, line: int, line_end: int, raw: list[str], bodies: list[str], stamp: str | None,
+                  host: str | None, ident: str | None, pid: str | None, depth: int,
+                  numbers: list[int] | None) -> Rec:
+        """An xo record framed by the fast lane, as the reference framer would have built it."""
+        rec = Rec("record", "xo", line, line_end, raw, bodies, stamp, host, ident, pid, self.xo_re.match(bodies[0]))
+        rec.depth = depth
+        rec.numbers = numbers
+        return rec
 
     # -- helpers ----------------------------------------------------------------------------------
     def _flush_all_but(self, key: tuple[str | None, str | None]) -> None:

@@ -1,0 +1,1130 @@
+/* xodiag._fastlane: the compiled fast lane of the line framer (xodiag/sources/lines.py).
+ *
+ * It frames xo-server records (syslog/journald prefix or none, xo header, continuation lines) and
+ * writes the columns of the simple ones (one line, no data) straight into the EventBuilder's lists.
+ * Every line it does not fully understand is handed back to the Python framer, which stays the
+ * reference: tests run both paths over the same inputs and require identical event tables.
+ *
+ * No regex lives here. The header regexes are derived from the grammars (grammars/NAME.lark) and the id and error
+ * regexes come from xodiag/events.py; Python passes their text in and they run through PCRE2 (JIT),
+ * loaded with dlopen from the system's libpcre2-8.so.0, so building needs no PCRE2 headers.
+ * Only ASCII lines without control characters (tab aside) are taken: on those, PCRE2 and Python's
+ * re agree on \w, \s, \b and case folding.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- PCRE2, loaded at import ------------------------------------------------------------------ */
+typedef struct pcre2_code pcre2_code;
+typedef struct pcre2_md pcre2_md;
+#define X_CASELESS 0x00000008u
+#define X_DOTALL 0x00000020u
+#define X_MULTILINE 0x00000400u
+#define X_ANCHORED 0x80000000u
+#define X_JIT_COMPLETE 0x00000001u
+#define X_NOMATCH (-1)
+#define X_UNSET (~(size_t)0)
+
+static pcre2_code *(*p_compile)(const uint8_t *, size_t, uint32_t, int *, size_t *, void *);
+static int (*p_jit_compile)(pcre2_code *, uint32_t);
+static pcre2_md *(*p_md_create)(const pcre2_code *, void *);
+static int (*p_match)(const pcre2_code *, const uint8_t *, size_t, size_t, uint32_t, pcre2_md *, void *);
+static int (*p_jit_match)(const pcre2_code *, const uint8_t *, size_t, size_t, uint32_t, pcre2_md *, void *);
+static size_t *(*p_ovector)(pcre2_md *);
+static int (*p_name_to_number)(const pcre2_code *, const uint8_t *);
+static int (*p_errmsg)(int, uint8_t *, size_t);
+static void (*p_code_free)(pcre2_code *);
+static void (*p_md_free)(pcre2_md *);
+
+static int load_pcre2(void) {
+    const char *names[] = {"libpcre2-8.so.0", "libpcre2-8.so", "libpcre2-8.0.dylib", NULL};
+    void *h = NULL;
+    for (int i = 0; names[i] && !h; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        PyErr_SetString(PyExc_ImportError, "libpcre2-8 not found");
+        return -1;
+    }
+#define SYM(var, name)                                                              \
+    if (!(*(void **)(&var) = dlsym(h, name))) {                                     \
+        PyErr_SetString(PyExc_ImportError, "libpcre2-8 lacks " name);               \
+        return -1;                                                                  \
+    }
+    SYM(p_compile, "pcre2_compile_8");
+    SYM(p_jit_compile, "pcre2_jit_compile_8");
+    SYM(p_md_create, "pcre2_match_data_create_from_pattern_8");
+    SYM(p_match, "pcre2_match_8");
+    SYM(p_jit_match, "pcre2_jit_match_8");
+    SYM(p_ovector, "pcre2_get_ovector_pointer_8");
+    SYM(p_name_to_number, "pcre2_substring_number_from_name_8");
+    SYM(p_errmsg, "pcre2_get_error_message_8");
+    SYM(p_code_free, "pcre2_code_free_8");
+    SYM(p_md_free, "pcre2_match_data_free_8");
+#undef SYM
+    return 0;
+}
+
+typedef struct {
+    pcre2_code *code;
+    pcre2_md *md;
+    size_t *ov;
+    int jit;
+} Rx;
+
+static void rx_free(Rx *rx) {
+    if (rx->md) p_md_free(rx->md);
+    if (rx->code) p_code_free(rx->code);
+    rx->md = NULL;
+    rx->code = NULL;
+}
+
+static int rx_compile(Rx *rx, PyObject *spec, int anchored) {
+    /* spec: (pattern, python re flags) */
+    const char *pat;
+    Py_ssize_t plen;
+    int flags;
+    if (!PyArg_ParseTuple(spec, "s#i", &pat, &plen, &flags)) return -1;
+    rx_free(rx);
+    uint32_t opts = anchored ? X_ANCHORED : 0;
+    if (flags & 2) opts |= X_CASELESS;   /* re.IGNORECASE */
+    if (flags & 8) opts |= X_MULTILINE;  /* re.MULTILINE */
+    if (flags & 16) opts |= X_DOTALL;    /* re.DOTALL */
+    if (flags & ~(2 | 8 | 16 | 32)) {
+        PyErr_Format(PyExc_ValueError, "unsupported re flags %d for %s", flags, pat);
+        return -1;
+    }
+    int err;
+    size_t erroff;
+    rx->code = p_compile((const uint8_t *)pat, (size_t)plen, opts, &err, &erroff, NULL);
+    if (!rx->code) {
+        uint8_t buf[256];
+        p_errmsg(err, buf, sizeof buf);
+        PyErr_Format(PyExc_ValueError, "PCRE2 cannot compile %s at %zu: %s", pat, erroff, (char *)buf);
+        return -1;
+    }
+    rx->jit = p_jit_compile(rx->code, X_JIT_COMPLETE) == 0;
+    rx->md = p_md_create(rx->code, NULL);
+    if (!rx->md) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    rx->ov = p_ovector(rx->md);
+    return 0;
+}
+
+static int rx_group(Rx *rx, const char *name) {
+    int n = p_name_to_number(rx->code, (const uint8_t *)name);
+    if (n < 0) PyErr_Format(PyExc_ValueError, "regex has no group %s", name);
+    return n;
+}
+
+/* >0: matched (ovector valid); 0: no match; <0: error */
+static inline int rx_exec(Rx *rx, const char *s, size_t len, size_t start) {
+    int rc = rx->jit ? p_jit_match(rx->code, (const uint8_t *)s, len, start, 0, rx->md, NULL)
+                     : p_match(rx->code, (const uint8_t *)s, len, start, 0, rx->md, NULL);
+    if (rc == X_NOMATCH) return 0;
+    if (rc < 0) {
+        PyErr_Format(PyExc_RuntimeError, "PCRE2 match error %d", rc);
+        return -1;
+    }
+    return rc;
+}
+
+static inline int g_set(Rx *rx, int g) { return rx->ov[2 * g] != X_UNSET; }
+static inline size_t g_s(Rx *rx, int g) { return rx->ov[2 * g]; }
+static inline size_t g_e(Rx *rx, int g) { return rx->ov[2 * g + 1]; }
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+static PyObject *astr(const char *s, Py_ssize_t n) {
+    PyObject *o = PyUnicode_New(n, 127);
+    if (o) memcpy(PyUnicode_DATA(o), s, (size_t)n);
+    return o;
+}
+
+static PyObject *astr_lower(const char *s, Py_ssize_t n) {
+    PyObject *o = PyUnicode_New(n, 127);
+    if (!o) return NULL;
+    char *d = (char *)PyUnicode_DATA(o);
+    for (Py_ssize_t i = 0; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    return o;
+}
+
+static inline int has(const char *s, size_t n, const char *needle) {
+    return memmem(s, n, needle, strlen(needle)) != NULL;
+}
+
+/* interned strings for the values that repeat on every line (hosts, idents, pids, namespaces):
+ * an open-addressing hash table; when it fills up, new values are left to Python until the next run */
+#define ICACHE 512 /* entries in use at most */
+#define IBUCKETS 1024
+typedef struct {
+    char *s;
+    Py_ssize_t n;
+    uint64_t h;
+    PyObject *o;
+} IEntry;
+
+typedef struct {
+    IEntry e[IBUCKETS];
+    int used;
+} ICache;
+
+static PyObject *icache_get(ICache *c, const char *s, Py_ssize_t n) { /* borrowed */
+    uint64_t h = 1469598103934665603ull;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    size_t b = (size_t)(h & (IBUCKETS - 1));
+    while (c->e[b].s) {
+        if (c->e[b].h == h && c->e[b].n == n && memcmp(c->e[b].s, s, (size_t)n) == 0) return c->e[b].o;
+        b = (b + 1) & (IBUCKETS - 1);
+    }
+    if (c->used >= ICACHE) return NULL; /* full, no error: the caller leaves the line to Python */
+    PyObject *o = astr(s, n);
+    if (!o) return NULL;
+    PyUnicode_InternInPlace(&o);
+    char *copy = PyMem_Malloc((size_t)n + 1);
+    if (!copy) {
+        Py_DECREF(o);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, s, (size_t)n);
+    c->e[b] = (IEntry){copy, n, h, o};
+    c->used++;
+    return o;
+}
+
+static void icache_clear(ICache *c) {
+    for (int i = 0; i < IBUCKETS; i++) {
+        if (!c->e[i].s) continue;
+        PyMem_Free(c->e[i].s);
+        Py_DECREF(c->e[i].o);
+        c->e[i].s = NULL;
+    }
+    c->used = 0;
+}
+
+/* ---- Facts: the id and error regexes of events.py ------------------------------------------- */
+typedef struct {
+    PyObject_HEAD
+    Rx ids, ctx, exports, tasks, addrs, errhead, codeprop, xapicode, errno_, ocaml;
+    int g_kind, g_vdi, g_head, g_msg, g_cprop, g_cxapi, g_cerrno, g_oname, g_oarg;
+    PyObject *session_ctx; /* tuple of ASCII str */
+    PyObject *empty;       /* events.EMPTY: the one empty list that empty cells share */
+} Facts;
+
+static PyTypeObject FactsType;
+
+static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"ids", "ctx", "exports", "task_refs", "addresses", "err_head", "code_prop",
+                             "xapi_code", "errno", "ocaml", "session_ctx", "empty", NULL};
+    PyObject *specs[10], *session, *empty;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO!O!", kwlist, &specs[0], &specs[1], &specs[2],
+                                     &specs[3], &specs[4], &specs[5], &specs[6], &specs[7], &specs[8], &specs[9],
+                                     &PyTuple_Type, &session, &PyList_Type, &empty))
+        return -1;
+    Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
+                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
+    for (int i = 0; i < 10; i++)
+        if (rx_compile(rxs[i], specs[i], 0) < 0) return -1;
+#define G(field, rx, name) if ((self->field = rx_group(&self->rx, name)) < 0) return -1;
+    G(g_kind, ctx, "kind") G(g_vdi, exports, "vdi") G(g_head, errhead, "head") G(g_msg, errhead, "msg")
+    G(g_cprop, codeprop, "code") G(g_cxapi, xapicode, "code") G(g_cerrno, errno_, "code")
+    G(g_oname, ocaml, "name") G(g_oarg, ocaml, "arg")
+#undef G
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(session); i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(session, i)) || !PyUnicode_IS_ASCII(PyTuple_GET_ITEM(session, i))) {
+            PyErr_SetString(PyExc_TypeError, "session_ctx must hold ASCII str");
+            return -1;
+        }
+    Py_INCREF(session);
+    Py_XSETREF(self->session_ctx, session);
+    Py_INCREF(empty);
+    Py_XSETREF(self->empty, empty);
+    return 0;
+}
+
+static void facts_dealloc(Facts *self) {
+    Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
+                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
+    for (int i = 0; i < 10; i++) rx_free(rxs[i]);
+    Py_XDECREF(self->session_ctx);
+    Py_XDECREF(self->empty);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ---- the lane ---------------------------------------------------------------------------------- */
+#define MAXOPEN 16
+enum { C_TIME, C_TQ, C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
+       C_NAMESPACE, C_LEVEL, C_MESSAGE, C_CONTEXT, C_ERR_NAME, C_ERR_CODE, C_ERR_MSG, C_FRAMES, C_VM, C_VDI,
+       C_VBD, C_SR, C_UUIDS, C_REFS, C_TASK_REFS, C_EXPORTS, C_ADDRS, C_RAW, NCOLS };
+static const char *COLNAMES[NCOLS] = {
+    "time", "time_quality", "source", "line", "line_end", "span", "format", "kind", "host", "process", "pid",
+    "namespace", "level", "message", "context", "error_name", "error_code", "error_message", "frames", "vm",
+    "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses", "raw"};
+
+typedef struct {
+    int used;
+    PyObject *ident, *pid; /* key (borrowed from the intern cache; NULL = None) */
+    PyObject *pid_int;     /* the pid as an int (owned) */
+    Py_ssize_t stamp_s, stamp_e; /* the syslog stamp in the first line (stamp_e == 0: none) */
+    PyObject *host;              /* borrowed from the intern cache (NULL = None) */
+    PyObject *first;        /* owned: the first raw line */
+    Py_ssize_t body_off;    /* where the body starts in the first line */
+    PyObject *raws, *bodies; /* owned lists once a second line arrives */
+    PyObject *numbers;      /* owned list once another process interleaves */
+    long line, line_end;
+    long depth;
+    Py_ssize_t iso_s, iso_e, hdr_end; /* in the body of the first line */
+    PyObject *ns, *lv;                 /* namespace and level (borrowed from the intern cache) */
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Rx syslog, xohdr;
+    int g_short, g_iso, g_host, g_ident, g_pid, g_time, g_ns, g_level;
+    Facts *facts; /* owned */
+    PyObject *framer, *builder, *yctx; /* owned */
+    PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd;
+    ICache cache;
+    Slot slots[MAXOPEN];
+    PyObject *cols[NCOLS]; /* borrowed during run() */
+    PyObject *time_kind, *time_value, *pending;
+    long rows; /* fast rows written (statistics) */
+    PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
+} Lane;
+
+static void pid_cache_clear(Lane *L) {
+    for (int i = 0; i < 8; i++) {
+        L->pid_str[i] = NULL;
+        Py_CLEAR(L->pid_int[i]);
+    }
+}
+
+static PyObject *pid_number(Lane *L, PyObject *pid) { /* borrowed */
+    for (int i = 0; i < 8; i++)
+        if (L->pid_str[i] == pid) return L->pid_int[i];
+    PyObject *v = PyLong_FromUnicodeObject(pid, 10);
+    if (!v) return NULL;
+    int slot = (int)(((uintptr_t)pid >> 4) & 7);
+    Py_XSETREF(L->pid_int[slot], v);
+    L->pid_str[slot] = pid;
+    return v;
+}
+
+static void slot_clear(Slot *s) {
+    s->host = NULL;
+    s->stamp_e = 0;
+    Py_CLEAR(s->pid_int);
+    Py_CLEAR(s->first);
+    Py_CLEAR(s->raws);
+    Py_CLEAR(s->bodies);
+    Py_CLEAR(s->numbers);
+    s->used = 0;
+}
+
+static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts", NULL};
+    PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts))
+        return -1;
+    if (rx_compile(&self->syslog, sys_spec, 1) < 0 || rx_compile(&self->xohdr, xo_spec, 1) < 0) return -1;
+#define G(field, rx, name) if ((self->field = rx_group(&self->rx, name)) < 0) return -1;
+    G(g_short, syslog, "short_stamp") G(g_iso, syslog, "iso_stamp") G(g_host, syslog, "host")
+    G(g_ident, syslog, "ident") G(g_pid, syslog, "pid") G(g_time, xohdr, "iso_time")
+    G(g_ns, xohdr, "namespace") G(g_level, xohdr, "level")
+#undef G
+    Py_INCREF(facts); self->facts = (Facts *)facts;
+    Py_INCREF(framer); self->framer = framer;
+    Py_INCREF(builder); self->builder = builder;
+    Py_INCREF(yctx); self->yctx = yctx;
+    Py_INCREF(source); self->source = source;
+    Py_INCREF(fmt); self->fmt = fmt;
+    self->s_record = PyUnicode_InternFromString("record");
+    self->s_iso = PyUnicode_InternFromString("iso");
+    self->s_ns = PyUnicode_InternFromString("ns");
+    self->s_xo = PyUnicode_InternFromString("xo");
+    self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
+    self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
+    if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
+    return 0;
+}
+
+static void lane_dealloc(Lane *self) {
+    for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
+    icache_clear(&self->cache);
+    pid_cache_clear(self);
+    rx_free(&self->syslog);
+    rx_free(&self->xohdr);
+    Py_XDECREF(self->framer);
+    Py_XDECREF(self->builder);
+    Py_XDECREF(self->yctx);
+    Py_XDECREF(self->source);
+    Py_XDECREF(self->fmt);
+    Py_XDECREF((PyObject *)self->facts);
+    Py_XDECREF(self->s_record);
+    Py_XDECREF(self->s_iso);
+    Py_XDECREF(self->s_ns);
+    Py_XDECREF(self->s_xo);
+    Py_XDECREF(self->s_xo_prefixed);
+    Py_XDECREF(self->s_xapi_nbd);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ---- ids and error facts: events.extract_ids and events.error_from_text, over ASCII text ------- */
+/* what extract_ids and the error trigger look for before running any regex, in one pass */
+enum { HAS_DASH = 1, HAS_SESSION = 2, HAS_TASK = 4, HAS_DOT = 8 };
+static int scan_flags(const char *t, size_t n) {
+    int f = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (t[i]) {
+        case '-': f |= HAS_DASH; break;
+        case '.': f |= HAS_DOT; break;
+        case ':':
+            if (i && (t[i - 1] == 'R' || t[i - 1] == 'D')) f |= HAS_TASK;
+            break;
+        case '=':
+            if (i >= 10 && memcmp(t + i - 10, "session_id", 10) == 0) f |= HAS_SESSION;
+            break;
+        }
+    }
+    return f;
+}
+
+/* append value to *list (created on first use) unless an equal string is in it; steals value */
+static int add_to(PyObject **list, PyObject *value) {
+    if (!value) return -1;
+    if (!*list && !(*list = PyList_New(0))) {
+        Py_DECREF(value);
+        return -1;
+    }
+    int c = PySequence_Contains(*list, value);
+    if (c == 0) c = PyList_Append(*list, value);
+    Py_DECREF(value);
+    return c < 0 ? -1 : 0;
+}
+
+/* events.extract_ids over plain ASCII text. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs,
+ * export_names, addresses) must be NULL on entry; a list stays NULL while it is empty. */
+static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
+    PyObject **vm = &out[0], **vdi = &out[1], **vbd = &out[2], **sr = &out[3], **uuids = &out[4],
+             **refs = &out[5], **tasks = &out[6], **exports = &out[7], **addrs = &out[8];
+    int flags = scan_flags(t, n), rc = 0;
+    if (flags & HAS_DASH) {
+        if (flags & HAS_SESSION) {
+            size_t pos = 0;
+            while (pos <= n && (rc = rx_exec(&F->exports, t, n, pos)) > 0) {
+                size_t s = g_s(&F->exports, 0), e = g_e(&F->exports, 0);
+                if (add_to(exports, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+                size_t vs = g_s(&F->exports, F->g_vdi), ve = g_e(&F->exports, F->g_vdi);
+                if (add_to(vdi, astr_lower(t + vs, (Py_ssize_t)(ve - vs))) < 0) return -1;
+                pos = e > s ? e : e + 1;
+            }
+            if (rc < 0) return -1;
+        }
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_exec(&F->ids, t, n, pos)) > 0) {
+            size_t s = g_s(&F->ids, 0), e = g_e(&F->ids, 0);
+            pos = e > s ? e : e + 1;
+            size_t b = s >= 16 ? s - 16 : 0;
+            PyObject *value;
+            if (t[s] == 'O' || t[s] == 'o') {
+                int secret = 0;
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(F->session_ctx); k++) {
+                    PyObject *c = PyTuple_GET_ITEM(F->session_ctx, k);
+                    size_t cl = (size_t)PyUnicode_GET_LENGTH(c);
+                    if (s - b >= cl && memcmp(t + s - cl, PyUnicode_DATA(c), cl) == 0) {
+                        secret = 1;
+                        break;
+                    }
+                }
+                if (secret) continue; /* a session id is a secret, not an object reference */
+                value = PyUnicode_New((Py_ssize_t)(e - s), 127);
+                if (!value) return -1;
+                char *d = (char *)PyUnicode_DATA(value);
+                memcpy(d, "OpaqueRef:", 10);
+                for (size_t k = s + 10; k < e; k++) d[k - s] = (t[k] >= 'A' && t[k] <= 'Z') ? (char)(t[k] + 32) : t[k];
+                Py_INCREF(value);
+                if (add_to(refs, value) < 0) {
+                    Py_DECREF(value);
+                    return -1;
+                }
+            } else {
+                value = astr_lower(t + s, (Py_ssize_t)(e - s));
+                if (!value) return -1;
+                Py_INCREF(value);
+                if (add_to(uuids, value) < 0) {
+                    Py_DECREF(value);
+                    return -1;
+                }
+            }
+            int c = rx_exec(&F->ctx, t + b, s - b, 0);
+            if (c > 0) {
+                size_t ks = g_s(&F->ctx, F->g_kind), ke = g_e(&F->ctx, F->g_kind);
+                char k[4] = {0};
+                for (size_t j = ks; j < ke && j - ks < 3; j++) k[j - ks] = (char)(t[b + j] | 0x20);
+                PyObject **dst = (ke - ks == 2 && !strcmp(k, "vm")) ? vm
+                                 : (ke - ks == 3 && !strcmp(k, "vdi")) ? vdi
+                                 : (ke - ks == 3 && !strcmp(k, "vbd")) ? vbd
+                                 : (ke - ks == 2 && !strcmp(k, "sr")) ? sr : NULL;
+                if (dst) {
+                    Py_INCREF(value);
+                    if (add_to(dst, value) < 0) c = -1;
+                }
+            }
+            Py_DECREF(value);
+            if (c < 0) return -1;
+        }
+        if (rc < 0) return -1;
+    }
+    if (flags & HAS_TASK) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_exec(&F->tasks, t, n, pos)) > 0) {
+            size_t s = g_s(&F->tasks, 0), e = g_e(&F->tasks, 0);
+            if (add_to(tasks, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+            pos = e > s ? e : e + 1;
+        }
+        if (rc < 0) return -1;
+    }
+    if (flags & HAS_DOT) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_exec(&F->addrs, t, n, pos)) > 0) {
+            size_t s = g_s(&F->addrs, 0), e = g_e(&F->addrs, 0);
+            pos = e > s ? e : e + 1;
+            int ok = 1, octet = 0;
+            for (size_t k = s; k < e && t[k] != ':'; k++) {
+                if (t[k] == '.') {
+                    if (octet >= 256) ok = 0;
+                    octet = 0;
+                } else {
+                    octet = octet * 10 + (t[k] - '0');
+                }
+            }
+            if (octet >= 256) ok = 0;
+            if (ok && add_to(addrs, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+        }
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* emit_xo's trigger for error_from_text on a message: "Error", "_" or "exception" in it */
+static int wants_error_facts(const char *m, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = m[i];
+        if (c == '_') return 1;
+        if (c == 'E' && i + 5 <= n && memcmp(m + i, "Error", 5) == 0) return 1;
+        if (c == 'e' && i + 9 <= n && memcmp(m + i, "exception", 9) == 0) return 1;
+    }
+    return 0;
+}
+
+static void strip_ws(const char *t, size_t *s, size_t *e) {
+    while (*s < *e && (t[*s] == ' ' || t[*s] == '\t')) (*s)++;
+    while (*e > *s && (t[*e - 1] == ' ' || t[*e - 1] == '\t')) (*e)--;
+}
+
+/* name, code, message: new references (Py_None when absent) */
+static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
+    *name = *code = *msg = NULL;
+    int rc = rx_exec(&F->errhead, t, n, 0);
+    if (rc < 0) return -1;
+    if (rc > 0) {
+        size_t hs = g_s(&F->errhead, F->g_head), he = g_e(&F->errhead, F->g_head);
+        const char *cut = memmem(t + hs, he - hs, " [", 2);
+        if (cut) he = (size_t)(cut - t);
+        if (!(*name = astr(t + hs, (Py_ssize_t)(he - hs)))) return -1;
+        size_t ms = g_s(&F->errhead, F->g_msg), me = g_e(&F->errhead, F->g_msg);
+        strip_ws(t, &ms, &me);
+        if (me > ms && !(*msg = astr(t + ms, (Py_ssize_t)(me - ms)))) return -1;
+    }
+    Rx *crx[3] = {&F->codeprop, &F->xapicode, &F->errno_};
+    int cg[3] = {F->g_cprop, F->g_cxapi, F->g_cerrno};
+    for (int i = 0; i < 3; i++) {
+        rc = rx_exec(crx[i], t, n, 0);
+        if (rc < 0) return -1;
+        if (rc > 0) {
+            size_t cs = g_s(crx[i], cg[i]), ce = g_e(crx[i], cg[i]);
+            if (!(*code = astr(t + cs, (Py_ssize_t)(ce - cs)))) return -1;
+            break;
+        }
+    }
+    if (!*name) {
+        rc = rx_exec(&F->ocaml, t, n, 0);
+        if (rc < 0) return -1;
+        if (rc > 0) {
+            size_t ns = g_s(&F->ocaml, F->g_oname), ne = g_e(&F->ocaml, F->g_oname);
+            if (!(ne - ns == 9 && memcmp(t + ns, "exception", 9) == 0)) {
+                if (!(*name = astr(t + ns, (Py_ssize_t)(ne - ns)))) return -1;
+                if (g_set(&F->ocaml, F->g_oarg)) {
+                    size_t as = g_s(&F->ocaml, F->g_oarg), ae = g_e(&F->ocaml, F->g_oarg);
+                    strip_ws(t, &as, &ae);
+                    if (ae > as) {
+                        Py_XDECREF(*msg);
+                        if (!(*msg = astr(t + as, (Py_ssize_t)(ae - as)))) return -1;
+                    }
+                }
+            }
+        }
+    }
+    if (!*name) *name = Py_NewRef(Py_None);
+    if (!*code) *code = Py_NewRef(Py_None);
+    if (!*msg) *msg = Py_NewRef(Py_None);
+    return 0;
+}
+
+/* text the regexes may run on: ASCII, no control characters but tab and newline; else NULL */
+static const char *plain_text(PyObject *text, size_t *n) {
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) return NULL;
+    const char *t = (const char *)PyUnicode_DATA(text);
+    *n = (size_t)PyUnicode_GET_LENGTH(text);
+    for (size_t k = 0; k < *n; k++)
+        if ((unsigned char)t[k] < 0x20 && t[k] != '\t' && t[k] != '\n') return NULL;
+    return t;
+}
+
+static PyObject *facts_extract_ids(Facts *F, PyObject *text) {
+    size_t n;
+    const char *t = plain_text(text, &n);
+    if (!t) Py_RETURN_NONE;
+    PyObject *ids[9] = {0};
+    if (extract_ids(F, t, n, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(9);
+    for (int i = 0; i < 9 && out; i++)
+        if (!ids[i] && !(ids[i] = PyList_New(0))) Py_CLEAR(out);
+    if (!out) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        return NULL;
+    }
+    for (int i = 0; i < 9; i++) PyTuple_SET_ITEM(out, i, ids[i]);
+    return out;
+}
+
+static PyObject *facts_error_facts(Facts *F, PyObject *text) {
+    size_t n;
+    const char *t = plain_text(text, &n);
+    if (!t) Py_RETURN_NONE;
+    PyObject *name, *code, *msg;
+    if (error_facts(F, t, n, &name, &code, &msg) < 0) {
+        Py_XDECREF(name); Py_XDECREF(code); Py_XDECREF(msg);
+        return NULL;
+    }
+    return Py_BuildValue("(NNN)", name, code, msg);
+}
+
+static PyMethodDef facts_methods[] = {
+    {"extract_ids", (PyCFunction)facts_extract_ids, METH_O,
+     "extract_ids(text) -> (vm, vdi, vbd, sr, uuids, refs, task_refs, export_names, addresses), "
+     "or None when the text is not plain ASCII"},
+    {"error_facts", (PyCFunction)facts_error_facts, METH_O,
+     "error_facts(text) -> (name, code, message), or None when the text is not plain ASCII"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject FactsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xodiag._fastlane.Facts",
+    .tp_basicsize = sizeof(Facts),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "events.extract_ids and events.error_from_text over plain ASCII text, compiled.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)facts_init,
+    .tp_dealloc = (destructor)facts_dealloc,
+    .tp_methods = facts_methods,
+};
+
+/* ---- ISO times ---------------------------------------------------------------------------------- */
+static int num(const char *s, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d) { /* proleptic Gregorian, 1970-01-01 = 0 */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|+HH[:]MM)" (the shape the xo header grammar allows) -> ns since the
+ * epoch, UTC. 0 = handled; -1 = leave it to pandas (out of range or odd), which is the reference. */
+static int iso_ns(const char *s, size_t n, int64_t *out) {
+    if (n < 20) return -1;
+    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2), mi = num(s + 14, 2),
+        se = num(s + 17, 2);
+    static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > dim[mo - 1] + (mo == 2 && leap)) return -1;
+    size_t i = 19;
+    int64_t frac = 0;
+    if (i < n && s[i] == '.') {
+        int digits = 0;
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) frac = frac * 10 + (s[i] - '0');
+        if (digits < 1 || digits > 9) return -1;
+        for (; digits < 9; digits++) frac *= 10;
+    }
+    int64_t off = 0;
+    if (i < n && s[i] == 'Z') {
+        i++;
+    } else if (i < n && (s[i] == '+' || s[i] == '-')) {
+        int sign = s[i] == '-' ? -1 : 1;
+        size_t rest = n - i - 1;
+        int oh, om;
+        if (rest == 5 && s[i + 3] == ':') { oh = num(s + i + 1, 2); om = num(s + i + 4, 2); }
+        else if (rest == 4) { oh = num(s + i + 1, 2); om = num(s + i + 3, 2); }
+        else return -1;
+        if (oh > 23 || om > 59) return -1;
+        off = sign * ((int64_t)oh * 3600 + om * 60);
+        i = n;
+    } else {
+        return -1;
+    }
+    if (i != n) return -1;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    *out = secs * 1000000000LL + frac;
+    return 0;
+}
+
+/* ---- rows ------------------------------------------------------------------------------------- */
+static inline int put(Lane *L, int col, PyObject *v) { /* steals v */
+    if (!v) return -1;
+    int rc = PyList_Append(L->cols[col], v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static int fast_row(Lane *L, Slot *sl) {
+    const char *line = (const char *)PyUnicode_DATA(sl->first);
+    const char *body = line + sl->body_off;
+    size_t blen = (size_t)(PyUnicode_GET_LENGTH(sl->first) - sl->body_off);
+    int64_t epoch;
+    PyObject *kind = L->s_ns, *iso;
+    if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
+        iso = PyLong_FromLongLong(epoch);
+    } else {
+        kind = L->s_iso;
+        iso = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
+    }
+    if (!iso) return -1;
+    if (PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, iso);
+        if (!r) {
+            Py_DECREF(iso);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    if (PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, iso) < 0) {
+        Py_DECREF(iso);
+        return -1;
+    }
+    Py_DECREF(iso);
+    const char *msg = body + sl->hdr_end;
+    size_t mlen = blen - (size_t)sl->hdr_end;
+    PyObject *ename, *ecode, *emsg;
+    if (wants_error_facts(msg, mlen)) {
+        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
+    } else {
+        ename = Py_NewRef(Py_None);
+        ecode = Py_NewRef(Py_None);
+        emsg = Py_NewRef(Py_None);
+    }
+    PyObject *ids[9] = {0};
+    if (extract_ids(L->facts, body, blen, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
+        return -1;
+    }
+    PyObject *ns = sl->ns, *lv = sl->lv;
+    int bad = 0;
+    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
+    PyObject *lineno = PyLong_FromLong(sl->line);
+    if (!lineno) bad = 1;
+    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
+    bad = bad || put(L, C_LINE_END, Py_NewRef(lineno)) || put(L, C_SPAN, PyLong_FromLong(1));
+    Py_XDECREF(lineno);
+    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
+    bad = bad || put(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None));
+    bad = bad || put(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None));
+    bad = bad || put(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None));
+    bad = bad || put(L, C_NAMESPACE, Py_NewRef(ns)) || put(L, C_LEVEL, Py_NewRef(lv));
+    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, Py_NewRef(Py_None));
+    bad = bad || put(L, C_ERR_NAME, ename) || put(L, C_ERR_CODE, ecode) || put(L, C_ERR_MSG, emsg);
+    ename = ecode = emsg = NULL;
+    bad = bad || put(L, C_FRAMES, Py_NewRef(L->facts->empty));
+    for (int i = 0; i < 9; i++) {
+        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        ids[i] = NULL;
+    }
+    bad = bad || put(L, C_RAW, Py_NewRef(sl->first));
+    Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    L->rows++;
+    return bad ? -1 : 0;
+}
+
+/* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
+static PyObject *slot_rec(Lane *L, Slot *sl) {
+    PyObject *raws = sl->raws, *bodies = sl->bodies;
+    if (!raws) {
+        raws = PyList_New(1);
+        bodies = PyList_New(1);
+        PyObject *b = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
+        if (!raws || !bodies || !b) {
+            Py_XDECREF(raws); Py_XDECREF(bodies); Py_XDECREF(b);
+            return NULL;
+        }
+        PyList_SET_ITEM(raws, 0, Py_NewRef(sl->first));
+        PyList_SET_ITEM(bodies, 0, b);
+    } else {
+        Py_INCREF(raws);
+        Py_INCREF(bodies);
+    }
+    PyObject *stamp = sl->stamp_e ? PyUnicode_Substring(sl->first, sl->stamp_s, sl->stamp_e) : Py_NewRef(Py_None);
+    if (!stamp) {
+        Py_DECREF(raws);
+        Py_DECREF(bodies);
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethod(L->framer, "_lane_rec", "llOONOOOlO", sl->line, sl->line_end, raws, bodies,
+                                      stamp, sl->host ? sl->host : Py_None,
+                                      sl->ident ? sl->ident : Py_None, sl->pid ? sl->pid : Py_None, sl->depth,
+                                      sl->numbers ? sl->numbers : Py_None);
+    Py_DECREF(raws);
+    Py_DECREF(bodies);
+    return r;
+}
+
+static int need_offset(Lane *L) {
+    PyObject *o = PyObject_GetAttrString(L->yctx, "offset");
+    if (!o) return -1;
+    int r = o == Py_None;
+    Py_DECREF(o);
+    return r;
+}
+
+static int put_long_list(PyObject *list, long v) {
+    PyObject *o = PyLong_FromLong(v);
+    int rc = o ? PyList_Append(list, o) : -1;
+    Py_XDECREF(o);
+    return rc;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* a finished record: a fast row, or the Python framer's emit */
+static int finish(Lane *L, Slot *sl, int *offset_unknown) {
+    int simple = sl->raws == NULL;
+    if (simple && *offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')
+        simple = 0; /* emit_xo learns the journal offset from it */
+    if (simple) {
+        const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+        Py_ssize_t e = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
+        while (e > sl->hdr_end && is_space(body[e - 1])) e--;
+        if (e > sl->hdr_end && (body[e - 1] == '}' || body[e - 1] == ']')) simple = 0; /* data on the line */
+    }
+    int rc;
+    if (simple) {
+        rc = fast_row(L, sl);
+    } else {
+        PyObject *rec = slot_rec(L, sl);
+        PyObject *mn = rec ? PyUnicode_InternFromString("_emit") : NULL;
+        PyObject *r = mn ? PyObject_CallMethodOneArg(L->framer, mn, rec) : NULL;
+        Py_XDECREF(mn);
+        Py_XDECREF(rec);
+        rc = r ? 0 : -1;
+        Py_XDECREF(r);
+        if (rc == 0 && *offset_unknown) {
+            int u = need_offset(L);
+            if (u < 0) rc = -1;
+            else *offset_unknown = u;
+        }
+    }
+    slot_clear(sl);
+    return rc;
+}
+
+static long brackets(const char *s, size_t n) {
+    long d = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '{' || c == '[') d++;
+        else if (c == '}' || c == ']') d--;
+    }
+    return d;
+}
+
+static Slot *find_slot(Lane *L, PyObject *ident, PyObject *pid) {
+    for (int i = 0; i < MAXOPEN; i++)
+        if (L->slots[i].used && L->slots[i].ident == ident && L->slots[i].pid == pid) return &L->slots[i];
+    return NULL;
+}
+
+static PyObject *key_of(PyObject *ident, PyObject *pid) {
+    return PyTuple_Pack(2, ident ? ident : Py_None, pid ? pid : Py_None);
+}
+
+/* hand every open slot to the Python framer; framer.last = the slot touched last */
+static int flush(Lane *L, Slot *last) {
+    PyObject *open = PyObject_GetAttrString(L->framer, "open");
+    if (!open) return -1;
+    int rc = 0;
+    for (int i = 0; i < MAXOPEN && rc == 0; i++) {
+        Slot *sl = &L->slots[i];
+        if (!sl->used) continue;
+        PyObject *rec = slot_rec(L, sl);
+        PyObject *key = rec ? key_of(sl->ident, sl->pid) : NULL;
+        if (!key || PyDict_SetItem(open, key, rec) < 0) rc = -1;
+        if (rc == 0 && sl == last && PyObject_SetAttrString(L->framer, "last", rec) < 0) rc = -1;
+        Py_XDECREF(key);
+        Py_XDECREF(rec);
+        slot_clear(sl);
+    }
+    Py_DECREF(open);
+    return rc;
+}
+
+static int bump(PyObject *counts, PyObject *name, long by) {
+    if (!by) return 0;
+    PyObject *cur = PyDict_GetItemWithError(counts, name);
+    if (!cur) return PyErr_Occurred() ? -1 : 0;
+    PyObject *nv = PyLong_FromLong(PyLong_AsLong(cur) + by);
+    int rc = nv ? PyDict_SetItem(counts, name, nv) : -1;
+    Py_XDECREF(nv);
+    return rc;
+}
+
+/* run(lines, start, first_line) -> index of the first line left to the Python framer */
+static PyObject *lane_run(Lane *L, PyObject *args) {
+    PyObject *lines;
+    Py_ssize_t start;
+    long first_line;
+    if (!PyArg_ParseTuple(args, "O!nl", &PyList_Type, &lines, &start, &first_line)) return NULL;
+    PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
+    if (!colsd) return NULL;
+    for (int c = 0; c < NCOLS; c++) {
+        L->cols[c] = PyDict_GetItemString(colsd, COLNAMES[c]);
+        if (!L->cols[c] || !PyList_Check(L->cols[c])) {
+            Py_DECREF(colsd);
+            PyErr_Format(PyExc_RuntimeError, "builder has no column %s", COLNAMES[c]);
+            return NULL;
+        }
+    }
+    PyObject *tk = PyObject_GetAttrString(L->builder, "time_kind");
+    PyObject *tv = PyObject_GetAttrString(L->builder, "time_value");
+    PyObject *pend = PyObject_GetAttrString(L->builder, "pending");
+    PyObject *open = PyObject_GetAttrString(L->framer, "open");
+    PyObject *counts = PyObject_GetAttrString(L->framer, "counts");
+    PyObject *result = NULL;
+    if (!tk || !tv || !pend || !open || !counts) goto done;
+    L->time_kind = tk;
+    L->time_value = tv;
+    L->pending = pend;
+    if (L->cache.used > ICACHE * 3 / 4) { /* no slot is open between runs */
+        icache_clear(&L->cache);
+        pid_cache_clear(L);
+    }
+    int offset_unknown = need_offset(L);
+    if (offset_unknown < 0) goto done;
+    int foreign = PyDict_Size(open) > 0;
+    long n_xo = 0, n_prefixed = 0;
+    Slot *last = NULL;
+    Py_ssize_t i = start, nlines = PyList_GET_SIZE(lines);
+    int failed = 0;
+    for (; i < nlines; i++) {
+        PyObject *lo = PyList_GET_ITEM(lines, i);
+        if (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) break;
+        const char *s = (const char *)PyUnicode_DATA(lo);
+        size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
+        int ctrl = 0;
+        for (size_t k = 0; k < len; k++)
+            if ((unsigned char)s[k] < 0x20 && s[k] != '\t') {
+                ctrl = 1;
+                break;
+            }
+        if (ctrl || len == 0) break;
+        long n = first_line + (long)i;
+        size_t boff = 0;
+        PyObject *host = NULL, *ident = NULL, *pid = NULL; /* borrowed from the intern cache */
+        size_t stamp_s = 0, stamp_e = 0;
+        char c0 = s[0];
+        if ((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || (c0 >= '0' && c0 <= '9')) {
+            int rc = rx_exec(&L->syslog, s, len, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc > 0) {
+                Rx *x = &L->syslog;
+                int g = g_set(x, L->g_short) ? L->g_short : L->g_iso;
+                host = icache_get(&L->cache, s + g_s(x, L->g_host), g_e(x, L->g_host) - g_s(x, L->g_host));
+                ident = host ? icache_get(&L->cache, s + g_s(x, L->g_ident), g_e(x, L->g_ident) - g_s(x, L->g_ident))
+                             : NULL;
+                if (!ident) { failed = PyErr_Occurred() != NULL; break; }
+                if (g_set(x, L->g_pid)) {
+                    pid = icache_get(&L->cache, s + g_s(x, L->g_pid), g_e(x, L->g_pid) - g_s(x, L->g_pid));
+                    if (!pid) { failed = PyErr_Occurred() != NULL; break; }
+                }
+                stamp_s = g_s(x, g);
+                stamp_e = g_e(x, g);
+                boff = x->ov[1];
+            }
+        }
+        const char *b = s + boff;
+        size_t blen = len - boff;
+        char b0 = blen ? b[0] : 0;
+        if (b0 >= '0' && b0 <= '9' && blen > 24 && b[4] == '-') {
+            int rc = rx_exec(&L->xohdr, b, blen, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc > 0) {
+                Rx *x = &L->xohdr;
+                PyObject *ns = icache_get(&L->cache, b + g_s(x, L->g_ns), g_e(x, L->g_ns) - g_s(x, L->g_ns));
+                PyObject *lv = ns ? icache_get(&L->cache, b + g_s(x, L->g_level), g_e(x, L->g_level) - g_s(x, L->g_level))
+                                  : NULL;
+                if (!lv) { failed = PyErr_Occurred() != NULL; break; }
+                size_t iso_s = g_s(x, L->g_time), iso_e = g_e(x, L->g_time), hdr_end = x->ov[1];
+                if (foreign) {
+                    PyObject *key = key_of(ident, pid);
+                    int in = key ? PyDict_Contains(open, key) : -1;
+                    PyObject *r = NULL;
+                    if (in == 1) {
+                        PyObject *mn = PyUnicode_InternFromString("_close_key");
+                        r = mn ? PyObject_CallMethodOneArg(L->framer, mn, key) : NULL;
+                        Py_XDECREF(mn);
+                    }
+                    Py_XDECREF(key);
+                    if (in < 0 || (in == 1 && !r)) { failed = 1; break; }
+                    Py_XDECREF(r);
+                    foreign = PyDict_Size(open) > 0;
+                }
+                Slot *sl = find_slot(L, ident, pid);
+                if (sl && finish(L, sl, &offset_unknown) < 0) { failed = 1; break; }
+                if (!sl) {
+                    for (int k = 0; k < MAXOPEN; k++)
+                        if (!L->slots[k].used) { sl = &L->slots[k]; break; }
+                    if (!sl) { break; } /* too many interleaved processes: Python's turn */
+                }
+                sl->used = 1;
+                sl->ident = ident;
+                sl->pid = pid;
+                sl->pid_int = NULL;
+                if (pid && !(sl->pid_int = Py_XNewRef(pid_number(L, pid)))) { sl->used = 0; failed = 1; break; }
+                sl->stamp_s = (Py_ssize_t)stamp_s;
+                sl->stamp_e = (Py_ssize_t)stamp_e;
+                sl->host = host;
+                sl->first = Py_NewRef(lo);
+                sl->body_off = (Py_ssize_t)boff;
+                sl->line = sl->line_end = n;
+                long d = brackets(b, blen);
+                sl->depth = d > 0 ? d : 0;
+                sl->iso_s = (Py_ssize_t)iso_s;
+                sl->iso_e = (Py_ssize_t)iso_e;
+                sl->hdr_end = (Py_ssize_t)hdr_end;
+                sl->ns = ns;
+                sl->lv = lv;
+                if (stamp_e) n_prefixed++;
+                else n_xo++;
+                last = sl;
+                continue;
+            }
+        }
+        /* not a header: a continuation of an open record, or the Python framer's line */
+        size_t k = 0;
+        while (k < blen && (b[k] == ' ' || b[k] == '\t')) k++;
+        if (k == blen) break; /* blank */
+        if (b0 == '[') break; /* maybe a xapi line or a blob note */
+        if (ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0)) break;
+        if (blen >= 17 && memcmp(b, "message repeated ", 17) == 0) break;
+        Slot *sl = find_slot(L, ident, pid);
+        if (!sl || !(b0 == ' ' || b0 == '\t' || b0 == '}' || b0 == ']' || b0 == ')' || sl->depth > 0)) break;
+        /* append (LineFramer._add_line / _append) */
+        if (!sl->raws) {
+            sl->raws = PyList_New(1);
+            sl->bodies = PyList_New(1);
+            PyObject *fb = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
+            if (!sl->raws || !sl->bodies || !fb) { Py_XDECREF(fb); failed = 1; break; }
+            PyList_SET_ITEM(sl->raws, 0, Py_NewRef(sl->first));
+            PyList_SET_ITEM(sl->bodies, 0, fb);
+        }
+        if (!sl->numbers && n != sl->line_end + 1) {
+            sl->numbers = PyList_New(0);
+            if (!sl->numbers) { failed = 1; break; }
+            for (long m = sl->line; m <= sl->line_end; m++)
+                if (put_long_list(sl->numbers, m) < 0) { failed = 1; break; }
+            if (failed) break;
+        }
+        if (sl->numbers && put_long_list(sl->numbers, n) < 0) { failed = 1; break; }
+        PyObject *bo = astr(b, (Py_ssize_t)blen);
+        if (!bo || PyList_Append(sl->raws, lo) < 0 || PyList_Append(sl->bodies, bo) < 0) {
+            Py_XDECREF(bo);
+            failed = 1;
+            break;
+        }
+        Py_DECREF(bo);
+        sl->line_end = n;
+        if (sl->depth > 0) sl->depth += brackets(b, blen);
+        last = sl;
+    }
+    if (!failed) {
+        if (flush(L, last) < 0) failed = 1;
+    } else {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        flush(L, last);
+        PyErr_Restore(et, ev, tb);
+    }
+    if (!failed && (bump(counts, L->s_xo, n_xo) < 0 || bump(counts, L->s_xo_prefixed, n_prefixed) < 0)) failed = 1;
+    if (!failed) result = PyLong_FromSsize_t(i);
+done:
+    Py_XDECREF(colsd);
+    Py_XDECREF(tk);
+    Py_XDECREF(tv);
+    Py_XDECREF(pend);
+    Py_XDECREF(open);
+    Py_XDECREF(counts);
+    L->time_kind = L->time_value = L->pending = NULL;
+    for (int c = 0; c < NCOLS; c++) L->cols[c] = NULL;
+    return result;
+}
+
+/* ---- type and module -------------------------------------------------------------------------- */
+static PyObject *lane_rows(Lane *L, void *closure) { return PyLong_FromLong(L->rows); }
+
+static PyMethodDef lane_methods[] = {
+    {"run", (PyCFunction)lane_run, METH_VARARGS,
+     "run(lines, start, first_line) -> index of the first line left to the Python framer"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef lane_getset[] = {{"rows", (getter)lane_rows, NULL, "fast rows written", NULL},
+                                    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject LaneType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xodiag._fastlane.Lane",
+    .tp_basicsize = sizeof(Lane),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The compiled fast lane of one LineFramer (see xodiag/sources/fastlane.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)lane_init,
+    .tp_dealloc = (destructor)lane_dealloc,
+    .tp_methods = lane_methods,
+    .tp_getset = lane_getset,
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
+                                    "Compiled fast lane of xodiag's line framer.", -1, NULL};
+
+PyMODINIT_FUNC PyInit__fastlane(void) {
+    if (load_pcre2() < 0) return NULL;
+    if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
+        PyModule_AddObjectRef(m, "Facts", (PyObject *)&FactsType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,76 @@
+"""The compiled fast lane of the line framer (``xodiag/_fastlane.c``), when it is built.
+
+The lane frames xo-server records (journald/syslog prefix or none, xo header, continuation lines)
+and writes the columns of the simple ones straight into the event builder. It hands every other
+line back to ``LineFramer``, which remains the reference: the tests run both over the same inputs
+and require identical event tables. The lane holds no regex of its own: the header regexes come
+from the grammars (``patterns.py``) and the id and error regexes from ``events.py``.
+
+``XODIAG_PURE_PYTHON=1`` turns the lane off; so does a missing extension (no C compiler at
+install time) or a missing ``libpcre2-8``: everything still works, only slower.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from xodiag import events as E
+from xodiag.sources import patterns as P
+
+if TYPE_CHECKING:
+    from xodiag.sources.lines import LineFramer
+    from xodiag.sources.records import Sink
+
+FORMATS = frozenset({"xo-journal", "xo-console"})
+
+
+def _spec(rx: re.Pattern[str]) -> tuple[str, int]:
+    return rx.pattern, int(rx.flags)
+
+
+def available() -> bool:
+    """Whether the compiled lane is built and loadable (whatever ``ENABLED`` says)."""
+    return _module() is not None
+
+
+# Tests switch this to compare both paths; the environment variable sets it for a whole run.
+ENABLED = not os.environ.get("XODIAG_PURE_PYTHON")
+
+
+def facts() -> Any:
+    """The compiled ``extract_ids`` / ``error_from_text`` (plain ASCII text only), or None."""
+    return _facts() if ENABLED else None
+
+
+@functools.cache
+def _facts() -> Any:
+    mod = _module()
+    if mod is None:
+        return None
+    return mod.Facts(
+        ids=_spec(E._ID_RE), ctx=_spec(E._CTX_RE), exports=_spec(E._EXPORT_RE), task_refs=_spec(E._TASK_REF_RE),
+        addresses=_spec(E._ADDR_RE), err_head=_spec(E._err_head_re()), code_prop=_spec(E._CODE_PROP_RE),
+        xapi_code=_spec(E._XAPI_CODE_RE), errno=_spec(E._ERRNO_RE), ocaml=_spec(E._OCAML_EXN_RE),
+        session_ctx=E._SESSION_CTX, empty=E.EMPTY,
+    )
+
+
+@functools.cache
+def _module() -> Any:
+    try:
+        from xodiag import _fastlane  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return _fastlane
+
+
+def make_lane(framer: LineFramer, sink: Sink) -> Any:
+    """A lane for this framer and sink, or None (format not covered, or no compiled lane)."""
+    mod = _module()
+    if not ENABLED or mod is None or sink.fmt not in FORMATS:
+        return None
+    return mod.Lane(framer, sink.builder, sink.ctx, sink.source, sink.fmt,
+                    syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts())
