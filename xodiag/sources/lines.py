@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 from sys import intern
+from typing import Any
 
 from xodiag.sources import patterns as P
 
