@@ -25,4 +25,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
 .venv/bin/ruff check --quiet .
+# The compiled parse lane must have built here (tests/test_fastlane.py checks), so both paths are compared.
+export XODIAG_REQUIRE_FASTLANE=1
 exec .venv/bin/python -m pytest -q "$@"

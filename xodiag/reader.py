@@ -28,7 +28,7 @@ from xodiag.times import YearContext, find_anchor, resolve
 if TYPE_CHECKING:
     import pandas as pd
 
-CHUNK_EVENTS = 5000
+CHUNK_EVENTS = 10000
 BATCH_LINES = 5000
 
 

@@ -1,0 +1,179 @@
+"""The compiled fast lane (xodiag/_fastlane.c) against the pure-Python reference.
+
+The lane frames xo-server records and writes simple rows itself; the Python framer handles every
+other line. Whatever the input, both must give the same event table and the same summary, so the
+lane can never change what xodiag says. CI requires the lane to be built (XODIAG_REQUIRE_FASTLANE),
+so these tests always compare two real paths there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from xodiag import events as E
+from xodiag.reader import ReadOptions, event_table
+from xodiag.sources import fastlane
+
+REPO = Path(__file__).resolve().parents[1]
+
+needs_lane = pytest.mark.skipif(not fastlane.available(), reason="the C fast lane is not built here")
+
+
+def test_lane_is_built_when_required() -> None:
+    """scripts/test.sh sets XODIAG_REQUIRE_FASTLANE: a build that silently lost the extension fails CI."""
+    if os.environ.get("XODIAG_REQUIRE_FASTLANE"):
+        assert fastlane.available(), "xodiag._fastlane did not build or libpcre2-8 is missing"
+
+
+def _tables(paths: list[str], opts: ReadOptions | None = None) -> tuple[pd.DataFrame, list, pd.DataFrame, list]:
+    saved = fastlane.ENABLED
+    try:
+        fastlane.ENABLED = False
+        pure, pure_sum = event_table(paths, opts)
+        fastlane.ENABLED = True
+        fast, fast_sum = event_table(paths, opts)
+    finally:
+        fastlane.ENABLED = saved
+    return pure, [s.as_json() for s in pure_sum], fast, [s.as_json() for s in fast_sum]
+
+
+def _assert_same(paths: list[str], opts: ReadOptions | None = None) -> pd.DataFrame:
+    pure, pure_sum, fast, fast_sum = _tables(paths, opts)
+    assert fast_sum == pure_sum
+    assert list(fast.columns) == list(pure.columns)
+    assert list(fast.dtypes) == list(pure.dtypes)
+    for col in pure.columns:
+        a, b = pure[col].tolist(), fast[col].tolist()
+        if a != b:
+            diff = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y and not (x is pd.NaT and y is pd.NaT))
+            raise AssertionError(f"column {col}, row {diff} (line {pure['line'][diff]}): {a[diff]!r} != {b[diff]!r}")
+    return fast
+
+
+def _log_files() -> Iterator[Path]:
+    for root in ("samples", "tests/scenarios", "tests/holdout", "tests/fixtures"):
+        for path in sorted((REPO / root).rglob("*")):
+            if path.is_file() and path.suffix not in (".json", ".md", ".png", ".svg") and path.stat().st_size < 5 << 20:
+                yield path
+
+
+@needs_lane
+@pytest.mark.parametrize("path", list(_log_files()), ids=lambda p: str(p.relative_to(REPO)))
+def test_same_table_on_every_bundled_log(path: Path) -> None:
+    _assert_same([str(path)])
+
+
+# Journal-like input built from the pieces that matter: prefixes (several processes, none), xo headers,
+# continuation lines, ids, error names and codes, brackets, odd times, and the lines the lane must leave
+# to Python (non-ASCII, control characters, ANSI, blank lines, xapi-nbd, xapi brackets).
+_UUIDS = ["3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b", "AB557129-6FE3-4420-9733-FA0FA3519C11"]
+_WORDS = st.sampled_from([
+    "export", "through", "vhd", "VDI.get_nbd_info(", ")", "returned", "vdi", "VDI", "vm:", "sr =", "vbd_ref:",
+    "OpaqueRef:" + _UUIDS[0], _UUIDS[0], _UUIDS[1], "OpaqueRef:" + _UUIDS[1], "session_id=OpaqueRef:" + _UUIDS[1],
+    "/" + _UUIDS[0] + "?session_id=OpaqueRef:" + _UUIDS[1], "R:3f2a1b0c9d8e", "D:2c4e6a8b0d1f",
+    "10.0.0.2", "192.168.1.300", "10.1.2.3:10809", "RequestAbortedError", "[AbortError]:", "Error:", "Error",
+    "XapiError", "code:", "'VDI_IN_USE'", "UND_ERR_ABORTED", "ECONNREFUSED", "exception", "Failure(x)",
+    "NBD_CMD_READ", "{", "}", "[", "]", "(", "_", "é", "\t", "  ", "\x1b[31m", "\x07", "message", "will", "retry",
+])
+_TIMES = st.sampled_from([
+    "2026-04-30T21:50:00.002Z", "2026-04-30T21:50:00Z", "2026-04-30T23:50:00.123456789+02:00",
+    "2026-04-30T21:50:00.5-0530", "2024-02-29T00:00:00.000Z", "2025-02-29T00:00:00.000Z",
+    "2026-12-31T23:59:60.000Z", "1600-01-01T00:00:00.000Z", "2026-13-01T00:00:00.000Z",
+])
+_PREFIXES = st.sampled_from([
+    "", "Apr 30 23:50:00 xo xo-server[812]: ", "Apr 30 23:50:01 xo xo-server[30211]: ",
+    "May  1 00:00:00 xo xo-server[812]: ", "2026-04-30T23:50:00+02:00 xo xo-server[812]: ",
+    "Apr 30 23:50:00 xo xo-proxy: ", "Apr 30 23:50:00 h1 xapi-nbd[77]: ", "Apr 30 23:50:00 xo systemd[1]: ",
+])
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> str:
+    prefix = draw(_PREFIXES)
+    kind = draw(st.sampled_from(["header", "header", "header", "cont", "close", "blank", "free", "xapi"]))
+    words = " ".join(draw(st.lists(_WORDS, max_size=8)))
+    if kind == "header":
+        ns = draw(st.sampled_from(["xo:xapi", "vates:nbd-client", "xo:backups:worker", "xo:xapi:vdi"]))
+        level = draw(st.sampled_from(["DEBUG", "INFO", "WARN", "ERROR"]))
+        body = f"{draw(_TIMES)} {ns} {level} {words}"
+    elif kind == "cont":
+        body = draw(st.sampled_from(["  ", "    at ", "      at async ", "    "])) + words
+    elif kind == "close":
+        body = draw(st.sampled_from(["}", "]", "  }", "})"]))
+    elif kind == "blank":
+        body = draw(st.sampled_from(["", "   "]))
+    elif kind == "xapi":
+        body = "[20260430T21:50:00.002Z|debug|h1|42 ||xapi] " + words
+    else:
+        body = words
+    return prefix + body
+
+
+@needs_lane
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(_lines(), min_size=1, max_size=40), fmt=st.sampled_from(["xo-journal", "xo-console"]))
+def test_same_table_on_random_journals(tmp_path_factory: pytest.TempPathFactory, lines: list[str], fmt: str) -> None:
+    path = tmp_path_factory.mktemp("lane") / "xo.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _assert_same([str(path)], ReadOptions(input_format=fmt, year=2026))
+
+
+@needs_lane
+def test_lane_takes_the_bulk_of_a_journal(tmp_path: Path) -> None:
+    """On a plain journal the lane writes nearly every row itself (else it would be no faster)."""
+    rows = [f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: 2026-04-30T21:50:{i % 60:02d}.{i % 1000:03d}Z "
+            f"xo:xapi DEBUG VDI.get_nbd_info(OpaqueRef:{_UUIDS[0]}) returned {i} address(es)" for i in range(3000)]
+    path = tmp_path / "xo.journal"
+    path.write_text("\n".join(rows) + "\n")
+    from xodiag.events import EventBuilder
+    from xodiag.sources.lines import LineFramer
+    from xodiag.sources.records import Sink, emit
+    from xodiag.times import YearContext
+
+    builder = EventBuilder()
+    sink = Sink(str(path), "xo-journal", builder, YearContext(None, 2026, None, __import__("datetime").UTC))
+    framer = LineFramer(lambda rec: emit(rec, sink), lambda n: False)
+    framer.lane = fastlane.make_lane(framer, sink)
+    framer.feed(rows, 1)
+    framer.close()
+    assert builder.n == 3000
+    assert framer.lane.rows >= 2990  # all but the records still open at a batch end
+    fast = _assert_same([str(path)])
+    assert fast["vdi"].map(len).sum() == 0 and fast["refs"].map(len).eq(1).all()
+    assert str(fast["time"].iloc[1]) == "2026-04-30 21:50:01.001000+00:00"
+
+
+# The compiled id and error extraction against the Python reference, on random ASCII text.
+_TEXT = st.lists(st.one_of(_WORDS, st.text(alphabet="abcdefABCDEF0123456789-:.=_ '\"/?()[]{}\n", max_size=12)),
+                 max_size=25).map(" ".join)
+
+
+@needs_lane
+@settings(max_examples=400, deadline=None)
+@given(text=_TEXT)
+def test_compiled_facts_match_python(text: str) -> None:
+    facts = fastlane.facts()
+    got = facts.extract_ids(text)
+    if got is None:  # not plain ASCII: the Python path handles it
+        assert not text.isascii() or any(ord(c) < 32 and c not in "\t\n" for c in text)
+        return
+    assert E.Ids(*got) == E.extract_ids_py(text)
+    name, code, message = facts.error_facts(text)
+    ref = E.error_from_text_py(text)
+    assert (name, code, message) == (ref.name, ref.code, ref.message)
+
+
+@needs_lane
+def test_compiled_facts_return_fresh_lists() -> None:
+    """Callers may add to the lists they get (the job-log reader does): never the shared empty list."""
+    ids = E.extract_ids("nothing here")
+    assert ids.vm == [] and ids.vm is not E.EMPTY
+    ids.vm.append("x")
+    assert E.EMPTY == []
