@@ -52,7 +52,8 @@ def _assert_same(paths: list[str], opts: ReadOptions | None = None) -> pd.DataFr
     for col in pure.columns:
         a, b = pure[col].tolist(), fast[col].tolist()
         if a != b:
-            diff = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y and not (x is pd.NaT and y is pd.NaT))
+            diff = next(i for i, (x, y) in enumerate(zip(a, b, strict=True))
+                        if x != y and not (x is pd.NaT and y is pd.NaT))
             raise AssertionError(f"column {col}, row {diff} (line {pure['line'][diff]}): {a[diff]!r} != {b[diff]!r}")
     return fast
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xodiag.events import COLUMNS, EventBuilder
 from xodiag.sources import journaljson
 from xodiag.sources.detect import FORMATS, detect
-from xodiag.sources.fastlane import make_lane
+from xodiag.sources.fastlane import compiled_fill, make_lane
 from xodiag.sources.inputs import Input, open_inputs
 from xodiag.sources.jobjson import read_job_json
 from xodiag.sources.lines import LineFramer
@@ -93,32 +93,43 @@ _INT_COLUMNS = ("line", "line_end", "span")
 
 
 def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
+    """One chunk of the event table, rows in line order (interleaved processes close records out of order)."""
     import numpy as np
     import pandas as pd
 
     cols, kinds, values = builder.take()
     n = len(kinds)
     times, quality = resolve(kinds, values, ctx)
-    arrays: dict[str, Any] = {name: np.fromiter(cols[name], dtype=np.int64, count=n) for name in _INT_COLUMNS}
-    arrays["time_quality"] = quality
+    line = np.fromiter(cols["line"], dtype=np.int64, count=n)
+    order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
+    fill = compiled_fill()
+
+    def objects(items: list[Any]) -> Any:
+        if fill is not None:
+            return fill(np.empty(n, dtype=object), items, order)
+        arr = np.fromiter(items, dtype=object, count=n)
+        return arr if order is None else arr[order]
+
+    def ints(items: list[int]) -> Any:
+        arr = line if items is cols["line"] else np.fromiter(items, dtype=np.int64, count=n)
+        return arr if order is None else arr[order]
+
+    data: dict[str, Any] = {}
     for name in COLUMNS:
-        if name not in arrays and name not in ("time", "pid"):
-            arrays[name] = np.fromiter(cols[name], dtype=object, count=n)
-    pids = np.fromiter(cols["pid"], dtype=object, count=n)
-    missing = pids == None  # noqa: E711 (element-wise)
-    pids[missing] = 0
-    pid = pd.arrays.IntegerArray(pids.astype(np.int64), missing)
-    line = arrays["line"]
-    if n > 1 and bool((line[1:] < line[:-1]).any()):  # records closed out of order (interleaved processes)
-        order = np.argsort(line, kind="stable")
-        arrays = {k: v[order] for k, v in arrays.items()}
-        pid = pid[order]
-        times = times[order]
-    # object dtype: no per-chunk copy of every string into pandas' own string dtype
-    data = {name: pd.Series(arrays[name], dtype=object, copy=False) if arrays[name].dtype == object
-            else arrays[name] for name in COLUMNS if name not in ("time", "pid")}
-    data["time"] = times
-    data["pid"] = pid
+        if name == "time":
+            data[name] = times if order is None else times[order]
+        elif name == "time_quality":
+            data[name] = pd.Series(quality if order is None else quality[order], dtype=object, copy=False)
+        elif name in _INT_COLUMNS:
+            data[name] = ints(cols[name])
+        elif name == "pid":
+            pids = objects(cols[name])
+            missing = pids == None  # noqa: E711 (element-wise)
+            pids[missing] = 0
+            data[name] = pd.arrays.IntegerArray(pids.astype(np.int64), missing)
+        else:
+            # object dtype: no per-chunk copy of every string into pandas' own string dtype
+            data[name] = pd.Series(objects(cols[name]), dtype=object, copy=False)
     return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
 
 

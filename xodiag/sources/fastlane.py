@@ -67,6 +67,12 @@ def _module() -> Any:
     return _fastlane
 
 
+def compiled_fill() -> Any:
+    """``fill(out, values, order)``: a chunk's column list into an object array, reordered; or None."""
+    mod = _module() if ENABLED else None
+    return None if mod is None else mod.fill
+
+
 def make_lane(framer: LineFramer, sink: Sink) -> Any:
     """A lane for this framer and sink, or None (format not covered, or no compiled lane)."""
     mod = _module()
