@@ -87,12 +87,22 @@ _TIMES = st.sampled_from([
     "2026-04-30T21:50:00.002Z", "2026-04-30T21:50:00Z", "2026-04-30T23:50:00.123456789+02:00",
     "2026-04-30T21:50:00.5-0530", "2024-02-29T00:00:00.000Z", "2025-02-29T00:00:00.000Z",
     "2026-12-31T23:59:60.000Z", "1600-01-01T00:00:00.000Z", "2026-13-01T00:00:00.000Z",
+    "1678-01-01T00:00:00.000Z", "1678-01-01T01:00:00+02:00", "2261-12-31T23:59:59.999Z", "2261-12-31T23:00:00-02:00",
+    "2262-01-01T00:00:00.000Z", "1677-12-31T23:59:59Z",
 ])
 _PREFIXES = st.sampled_from([
     "", "Apr 30 23:50:00 xo xo-server[812]: ", "Apr 30 23:50:01 xo xo-server[30211]: ",
     "May  1 00:00:00 xo xo-server[812]: ", "2026-04-30T23:50:00+02:00 xo xo-server[812]: ",
     "Apr 30 23:50:00 xo xo-proxy: ", "Apr 30 23:50:00 h1 xapi-nbd[77]: ", "Apr 30 23:50:00 xo systemd[1]: ",
 ])
+
+
+_XAPI_HEADS = [
+    "[20260430T21:50:00.002Z|debug|h1|42 ||xapi] ", "[ info||43399 /var/lib/xcp|x D:1|xapi_session] ",
+    "[20260430T21:50:00.002Z|error|h1|42 UNIX /v|task R:3f2a1b0c9d8e|backtrace] ",
+    "[16001231T21:50:00Z| warn||7 |t|brand] ",
+]
+_FORMATS = st.sampled_from(["xo-journal", "xo-console", "xensource"])
 
 
 @st.composite
@@ -111,7 +121,7 @@ def _lines(draw: st.DrawFn) -> str:
     elif kind == "blank":
         body = draw(st.sampled_from(["", "   "]))
     elif kind == "xapi":
-        body = "[20260430T21:50:00.002Z|debug|h1|42 ||xapi] " + words
+        body = draw(st.sampled_from(_XAPI_HEADS)) + words
     else:
         body = words
     return prefix + body
@@ -119,7 +129,7 @@ def _lines(draw: st.DrawFn) -> str:
 
 @needs_lane
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=st.lists(_lines(), min_size=1, max_size=40), fmt=st.sampled_from(["xo-journal", "xo-console"]))
+@given(lines=st.lists(_lines(), min_size=1, max_size=40), fmt=_FORMATS)
 def test_same_table_on_random_journals(tmp_path_factory: pytest.TempPathFactory, lines: list[str], fmt: str) -> None:
     path = tmp_path_factory.mktemp("lane") / "xo.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -178,3 +188,48 @@ def test_compiled_facts_return_fresh_lists() -> None:
     assert ids.vm == [] and ids.vm is not E.EMPTY
     ids.vm.append("x")
     assert E.EMPTY == []
+
+
+def _xo(prefix_pid: int | None, i: int, ns: str = "xo:xapi", msg: str = "tick") -> str:
+    prefix = f"Apr 30 23:50:{i % 60:02d} xo xo-server[{prefix_pid}]: " if prefix_pid else ""
+    return f"{prefix}2026-04-30T21:50:{i % 60:02d}.{i % 1000:03d}Z {ns} INFO {msg} {i}"
+
+
+@needs_lane
+def test_same_table_past_the_lane_limits(tmp_path: Path) -> None:
+    """More interleaved processes than the lane keeps open, more distinct names than its intern table
+    holds, a 1 MB line: the lane hands those lines to Python and the table does not change."""
+    lines = []
+    for i in range(400):  # 20 processes interleaved, each with multi-line records
+        pid = 1000 + i % 20
+        lines.append(_xo(pid, i, msg="unhandled error event {"))
+        lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]:   error: Error: boom {i}")
+        lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]: }}")
+    lines += [_xo(812, i, ns=f"xo:ns{i}") for i in range(700)]  # 700 namespaces
+    lines.append(_xo(812, 1, msg="x" * (1 << 20)))
+    path = tmp_path / "xo.journal"
+    path.write_text("\n".join(lines) + "\n")
+    fast = _assert_same([str(path)])
+    assert len(fast) == 400 + 700 + 1
+
+
+@needs_lane
+def test_same_table_across_chunks_and_batches(tmp_path: Path) -> None:
+    """A journal of several MiB: records open across the reader's batches and chunks, two processes."""
+    lines = []
+    for i in range(40000):
+        pid = 812 if i % 3 else 30211
+        if i % 50 == 0:
+            lines.append(_xo(pid, i, ns="xo:backups:worker", msg="unhandled error event {"))
+            lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]:   error: RequestAbortedError [AbortError]: aborted")
+            lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]:       at BodyReadable.destroy (/x/readable.js:51:13)")
+            lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]:     code: 'UND_ERR_ABORTED'")
+            lines.append(f"Apr 30 23:50:00 xo xo-server[{pid}]: }}")
+        else:
+            lines.append(_xo(pid, i, msg=f"VDI {_UUIDS[i % 2]} exported"))
+    path = tmp_path / "big.journal"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size > 4 << 20
+    fast = _assert_same([str(path)])
+    assert len(fast) == 40000
+    assert fast["error_code"].eq("UND_ERR_ABORTED").sum() == 800

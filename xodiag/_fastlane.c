@@ -151,9 +151,20 @@ static PyObject *astr_lower(const char *s, Py_ssize_t n) {
     return o;
 }
 
-static inline int has(const char *s, size_t n, const char *needle) {
-    return memmem(s, n, needle, strlen(needle)) != NULL;
+/* memmem for the short needles used here: memchr on the first byte, then compare (glibc's memmem has a
+ * setup cost per call that dominates on ~100-byte lines) */
+static inline const char *find(const char *t, size_t n, const char *needle, size_t len) {
+    if (len == 0) return t;
+    if (len > n) return NULL;
+    const char *end = t + n - len + 1;
+    for (const char *c = t; c < end; c++) {
+        c = memchr(c, needle[0], (size_t)(end - c));
+        if (!c) return NULL;
+        if (memcmp(c + 1, needle + 1, len - 1) == 0) return c;
+    }
+    return NULL;
 }
+
 
 /* interned strings for the values that repeat on every line (hosts, idents, pids, namespaces):
  * an open-addressing hash table; when it fills up, new values are left to Python until the next run */
@@ -206,8 +217,24 @@ static void icache_clear(ICache *c) {
 
 /* ---- Facts: the id and error regexes of events.py ------------------------------------------- */
 typedef struct {
+    int n;
+    const char *s[4];
+    size_t len[4];
+} Needles; /* literals without which a regex cannot match (any one of them); n == 0: no filter */
+
+static int has_any(const char *t, size_t n, const Needles *nd) {
+    if (nd->n == 0) return 1;
+    for (int i = 0; i < nd->n; i++)
+        if (find(t, n, nd->s[i], nd->len[i])) return 1;
+    return 0;
+}
+
+typedef struct {
     PyObject_HEAD
-    Rx ids, ctx, exports, tasks, addrs, errhead, codeprop, xapicode, errno_, ocaml;
+    Rx ids, ids_a, ctx, exports, tasks, addrs, errhead, codeprop, xapicode, errno_, ocaml;
+    int dash_off[4], n_dash_off;
+    Needles need_head, need_cprop, need_cxapi, need_errno, need_ocaml;
+    PyObject *needs; /* events._NEEDS (owned: the needles point into its strings) */
     int g_kind, g_vdi, g_head, g_msg, g_cprop, g_cxapi, g_cerrno, g_oname, g_oarg;
     PyObject *session_ctx; /* tuple of ASCII str */
     PyObject *empty;       /* events.EMPTY: the one empty list that empty cells share */
@@ -217,12 +244,47 @@ static PyTypeObject FactsType;
 
 static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"ids", "ctx", "exports", "task_refs", "addresses", "err_head", "code_prop",
-                             "xapi_code", "errno", "ocaml", "session_ctx", "empty", NULL};
-    PyObject *specs[10], *session, *empty;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO!O!", kwlist, &specs[0], &specs[1], &specs[2],
+                             "xapi_code", "errno", "ocaml", "session_ctx", "empty", "needs", "id_dash_offsets",
+                             NULL};
+    PyObject *specs[10], *session, *empty, *needs, *offsets;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO!O!O!O!", kwlist, &specs[0], &specs[1], &specs[2],
                                      &specs[3], &specs[4], &specs[5], &specs[6], &specs[7], &specs[8], &specs[9],
-                                     &PyTuple_Type, &session, &PyList_Type, &empty))
+                                     &PyTuple_Type, &session, &PyList_Type, &empty, &PyDict_Type, &needs,
+                                     &PyTuple_Type, &offsets))
         return -1;
+    if (rx_compile(&self->ids_a, specs[0], 1) < 0) return -1;
+    self->n_dash_off = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(offsets) && i < 4; i++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(offsets, i));
+        if (v < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad id_dash_offsets");
+            return -1;
+        }
+        self->dash_off[self->n_dash_off++] = (int)v;
+    }
+    const char *need_keys[5] = {"err_head", "code_prop", "xapi_code", "errno", "ocaml"};
+    Needles *need_dst[5] = {&self->need_head, &self->need_cprop, &self->need_cxapi, &self->need_errno,
+                            &self->need_ocaml};
+    for (int k = 0; k < 5; k++) {
+        PyObject *tup = PyDict_GetItemString(needs, need_keys[k]);
+        if (!tup || !PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) > 4) {
+            PyErr_Format(PyExc_ValueError, "needs[%s] must be a tuple of at most 4 str", need_keys[k]);
+            return -1;
+        }
+        need_dst[k]->n = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tup); i++) {
+            PyObject *lit = PyTuple_GET_ITEM(tup, i);
+            if (!PyUnicode_Check(lit) || !PyUnicode_IS_ASCII(lit) || PyUnicode_GET_LENGTH(lit) == 0) {
+                PyErr_SetString(PyExc_ValueError, "needs literals must be non-empty ASCII str");
+                return -1;
+            }
+            need_dst[k]->s[i] = (const char *)PyUnicode_DATA(lit);
+            need_dst[k]->len[i] = (size_t)PyUnicode_GET_LENGTH(lit);
+            need_dst[k]->n++;
+        }
+    }
+    Py_INCREF(needs);
+    Py_XSETREF(self->needs, needs);
     Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
                    &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
     for (int i = 0; i < 10; i++)
@@ -245,9 +307,10 @@ static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
 }
 
 static void facts_dealloc(Facts *self) {
-    Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
-                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
-    for (int i = 0; i < 10; i++) rx_free(rxs[i]);
+    Rx *rxs[11] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
+                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml, &self->ids_a};
+    for (int i = 0; i < 11; i++) rx_free(rxs[i]);
+    Py_XDECREF(self->needs);
     Py_XDECREF(self->session_ctx);
     Py_XDECREF(self->empty);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -281,11 +344,13 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    Rx syslog, xohdr;
+    Rx syslog, xohdr, xapi;
     int g_short, g_iso, g_host, g_ident, g_pid, g_time, g_ns, g_level;
+    int has_xapi, g_xtime, g_xlevel, g_thread, g_tname, g_task, g_brand;
+    PyObject *xapi_levels; /* records._XAPI_LEVELS (owned), when the lane also takes xapi lines */
     Facts *facts; /* owned */
     PyObject *framer, *builder, *yctx; /* owned */
-    PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd;
+    PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd, *s_xapi, *s_syslog;
     ICache cache;
     Slot slots[MAXOPEN];
     PyObject *cols[NCOLS]; /* borrowed during run() */
@@ -324,12 +389,28 @@ static void slot_clear(Slot *s) {
 }
 
 static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts", NULL};
-    PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!", kwlist, &framer, &builder, &yctx, &source, &fmt,
-                                     &sys_spec, &xo_spec, &FactsType, &facts))
+    static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts",
+                             "xapi_header", "xapi_levels", NULL};
+    PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts, *xapi_spec = Py_None,
+             *levels = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OO", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels))
         return -1;
     if (rx_compile(&self->syslog, sys_spec, 1) < 0 || rx_compile(&self->xohdr, xo_spec, 1) < 0) return -1;
+    if (xapi_spec != Py_None) {
+        if (!PyDict_Check(levels)) {
+            PyErr_SetString(PyExc_TypeError, "xapi_levels must be a dict");
+            return -1;
+        }
+        if (rx_compile(&self->xapi, xapi_spec, 1) < 0) return -1;
+#define G(field, name) if ((self->field = rx_group(&self->xapi, name)) < 0) return -1;
+        G(g_xtime, "xapi_time") G(g_xlevel, "xapi_level") G(g_thread, "thread_id") G(g_tname, "thread_name")
+        G(g_task, "task") G(g_brand, "brand")
+#undef G
+        self->has_xapi = 1;
+        Py_INCREF(levels);
+        Py_XSETREF(self->xapi_levels, levels);
+    }
 #define G(field, rx, name) if ((self->field = rx_group(&self->rx, name)) < 0) return -1;
     G(g_short, syslog, "short_stamp") G(g_iso, syslog, "iso_stamp") G(g_host, syslog, "host")
     G(g_ident, syslog, "ident") G(g_pid, syslog, "pid") G(g_time, xohdr, "iso_time")
@@ -344,6 +425,9 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     self->s_record = PyUnicode_InternFromString("record");
     self->s_iso = PyUnicode_InternFromString("iso");
     self->s_ns = PyUnicode_InternFromString("ns");
+    self->s_xapi = PyUnicode_InternFromString("xapi");
+    self->s_syslog = PyUnicode_InternFromString("syslog");
+    if (!self->s_xapi || !self->s_syslog) return -1;
     self->s_xo = PyUnicode_InternFromString("xo");
     self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
     self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
@@ -366,6 +450,10 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_record);
     Py_XDECREF(self->s_iso);
     Py_XDECREF(self->s_ns);
+    Py_XDECREF(self->s_xapi);
+    Py_XDECREF(self->s_syslog);
+    Py_XDECREF(self->xapi_levels);
+    rx_free(&self->xapi);
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
@@ -377,19 +465,33 @@ static void lane_dealloc(Lane *self) {
 enum { HAS_DASH = 1, HAS_SESSION = 2, HAS_TASK = 4, HAS_DOT = 8 };
 static int scan_flags(const char *t, size_t n) {
     int f = 0;
-    for (size_t i = 0; i < n; i++) {
-        switch (t[i]) {
-        case '-': f |= HAS_DASH; break;
-        case '.': f |= HAS_DOT; break;
-        case ':':
-            if (i && (t[i - 1] == 'R' || t[i - 1] == 'D')) f |= HAS_TASK;
-            break;
-        case '=':
-            if (i >= 10 && memcmp(t + i - 10, "session_id", 10) == 0) f |= HAS_SESSION;
+    if (memchr(t, '-', n)) f |= HAS_DASH;
+    if (memchr(t, '.', n)) f |= HAS_DOT;
+    for (const char *c = memchr(t, ':', n); c; c = memchr(c + 1, ':', (size_t)(t + n - c - 1))) {
+        if (c > t && (c[-1] == 'R' || c[-1] == 'D')) {
+            f |= HAS_TASK;
             break;
         }
     }
+    if ((f & HAS_DASH) && find(t, n, "session_id=", 11)) f |= HAS_SESSION;
     return f;
+}
+
+/* the next _ID_RE match at or after pos: tried only where its first "-" can be (events._ID_DASH_OFFSETS),
+ * leftmost first; >0 found (ids_a's ovector), 0 none, <0 error */
+static int next_id(Facts *F, const char *t, size_t n, size_t pos) {
+    long prev = (long)pos - 1; /* candidates start after the previous "-" (a match has none before its first) */
+    for (const char *d = memchr(t + pos, '-', n - pos); d; d = memchr(d + 1, '-', (size_t)(t + n - d - 1))) {
+        long di = (long)(d - t);
+        for (int k = F->n_dash_off - 1; k >= 0; k--) { /* largest offset = leftmost candidate first */
+            long p = di - F->dash_off[k];
+            if (p <= prev || p < (long)pos) continue;
+            int rc = rx_exec(&F->ids_a, t, n, (size_t)p);
+            if (rc != 0) return rc;
+        }
+        prev = di;
+    }
+    return 0;
 }
 
 /* append value to *list (created on first use) unless an equal string is in it; steals value */
@@ -424,8 +526,8 @@ static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
             if (rc < 0) return -1;
         }
         size_t pos = 0;
-        while (pos <= n && (rc = rx_exec(&F->ids, t, n, pos)) > 0) {
-            size_t s = g_s(&F->ids, 0), e = g_e(&F->ids, 0);
+        while (pos < n && (rc = next_id(F, t, n, pos)) > 0) {
+            size_t s = g_s(&F->ids_a, 0), e = g_e(&F->ids_a, 0);
             pos = e > s ? e : e + 1;
             size_t b = s >= 16 ? s - 16 : 0;
             PyObject *value;
@@ -528,11 +630,11 @@ static void strip_ws(const char *t, size_t *s, size_t *e) {
 /* name, code, message: new references (Py_None when absent) */
 static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
     *name = *code = *msg = NULL;
-    int rc = rx_exec(&F->errhead, t, n, 0);
+    int rc = has_any(t, n, &F->need_head) ? rx_exec(&F->errhead, t, n, 0) : 0;
     if (rc < 0) return -1;
     if (rc > 0) {
         size_t hs = g_s(&F->errhead, F->g_head), he = g_e(&F->errhead, F->g_head);
-        const char *cut = memmem(t + hs, he - hs, " [", 2);
+        const char *cut = find(t + hs, he - hs, " [", 2);
         if (cut) he = (size_t)(cut - t);
         if (!(*name = astr(t + hs, (Py_ssize_t)(he - hs)))) return -1;
         size_t ms = g_s(&F->errhead, F->g_msg), me = g_e(&F->errhead, F->g_msg);
@@ -541,8 +643,9 @@ static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObj
     }
     Rx *crx[3] = {&F->codeprop, &F->xapicode, &F->errno_};
     int cg[3] = {F->g_cprop, F->g_cxapi, F->g_cerrno};
+    Needles *cn[3] = {&F->need_cprop, &F->need_cxapi, &F->need_errno};
     for (int i = 0; i < 3; i++) {
-        rc = rx_exec(crx[i], t, n, 0);
+        rc = has_any(t, n, cn[i]) ? rx_exec(crx[i], t, n, 0) : 0;
         if (rc < 0) return -1;
         if (rc > 0) {
             size_t cs = g_s(crx[i], cg[i]), ce = g_e(crx[i], cg[i]);
@@ -550,7 +653,7 @@ static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObj
             break;
         }
     }
-    if (!*name) {
+    if (!*name && has_any(t, n, &F->need_ocaml)) {
         rc = rx_exec(&F->ocaml, t, n, 0);
         if (rc < 0) return -1;
         if (rc > 0) {
@@ -658,7 +761,7 @@ static int iso_ns(const char *s, size_t n, int64_t *out) {
     int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2), mi = num(s + 14, 2),
         se = num(s + 17, 2);
     static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1678 || y > 2261 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;
+    if (y < 1677 || y > 2262 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (d > dim[mo - 1] + (mo == 2 && leap)) return -1;
     size_t i = 19;
@@ -687,6 +790,8 @@ static int iso_ns(const char *s, size_t n, int64_t *out) {
     }
     if (i != n) return -1;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    /* the UTC time must fall in years 1678..2261, as times.FIRST_YEAR / LAST_YEAR say for the Python path */
+    if (secs < days_from_civil(1678, 1, 1) * 86400 || secs >= days_from_civil(2262, 1, 1) * 86400) return -1;
     *out = secs * 1000000000LL + frac;
     return 0;
 }
@@ -765,6 +870,122 @@ static int fast_row(Lane *L, Slot *sl) {
     bad = bad || put(L, C_RAW, Py_NewRef(sl->first));
     Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
     for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    L->rows++;
+    return bad ? -1 : 0;
+}
+
+/* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
+ * s/len: the whole line; b: the body (after the syslog prefix); x: its xapi header match */
+static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
+                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n) {
+    Rx *x = &L->xapi;
+    int bad;
+    const char *msg = b + x->ov[1];
+    size_t mlen = blen - x->ov[1];
+    /* level, namespace, context ("<thread_id> <thread_name>|<task>", each stripped) */
+    size_t ls = g_s(x, L->g_xlevel), le = g_e(x, L->g_xlevel);
+    PyObject *lkey = icache_get(&L->cache, b + ls, (Py_ssize_t)(le - ls));
+    if (!lkey) return PyErr_Occurred() ? -1 : -2;
+    PyObject *level = PyDict_GetItemWithError(L->xapi_levels, lkey);
+    if (!level && PyErr_Occurred()) return -1;
+    size_t bs = g_s(x, L->g_brand), be = g_e(x, L->g_brand);
+    PyObject *ns = icache_get(&L->cache, b + bs, (Py_ssize_t)(be - bs));
+    if (!ns) return PyErr_Occurred() ? -1 : -2;
+    char ctxbuf[512];
+    size_t cl = 0, ts = g_s(x, L->g_thread), te = g_e(x, L->g_thread);
+    size_t ns_ = g_set(x, L->g_tname) ? g_s(x, L->g_tname) : 0, ne = g_set(x, L->g_tname) ? g_e(x, L->g_tname) : 0;
+    size_t ks = g_set(x, L->g_task) ? g_s(x, L->g_task) : 0, ke = g_set(x, L->g_task) ? g_e(x, L->g_task) : 0;
+    if ((te - ts) + (ne - ns_) + (ke - ks) + 3 > sizeof ctxbuf) return -2;
+    memcpy(ctxbuf, b + ts, te - ts);
+    cl = te - ts;
+    ctxbuf[cl++] = ' ';
+    memcpy(ctxbuf + cl, b + ns_, ne - ns_);
+    cl += ne - ns_;
+    size_t a0 = 0, a1 = cl;
+    strip_ws(ctxbuf, &a0, &a1);
+    memmove(ctxbuf, ctxbuf + a0, a1 - a0);
+    cl = a1 - a0;
+    ctxbuf[cl++] = '|';
+    strip_ws(b, &ks, &ke);
+    memcpy(ctxbuf + cl, b + ks, ke - ks);
+    cl += ke - ks;
+    PyObject *kind = Py_None, *tv = NULL;
+    char buf[64];
+    int64_t epoch;
+    if (g_set(x, L->g_xtime)) { /* "20260430T21:50:00.002Z" -> "2026-04-30T21:50:00.002Z" */
+        size_t ts = g_s(x, L->g_xtime), te = g_e(x, L->g_xtime);
+        if (te - ts + 2 < sizeof buf) {
+            memcpy(buf, b + ts, 4); buf[4] = '-'; memcpy(buf + 5, b + ts + 4, 2); buf[7] = '-';
+            memcpy(buf + 8, b + ts + 6, te - ts - 6);
+            if (iso_ns(buf, te - ts + 2, &epoch) == 0) {
+                kind = L->s_ns;
+                tv = PyLong_FromLongLong(epoch);
+            }
+        }
+        if (kind == Py_None) {
+            kind = L->s_xapi;
+            tv = astr(b + ts, (Py_ssize_t)(te - ts));
+        }
+    } else if (stamp_e) {
+        if (s[stamp_s] >= '0' && s[stamp_s] <= '9') {
+            if (iso_ns(s + stamp_s, stamp_e - stamp_s, &epoch) == 0) {
+                kind = L->s_ns;
+                tv = PyLong_FromLongLong(epoch);
+            } else {
+                kind = L->s_iso;
+                tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
+            }
+        } else {
+            kind = L->s_syslog;
+            tv = icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s)); /* stamps repeat */
+            if (!tv && !PyErr_Occurred()) tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
+            else Py_XINCREF(tv);
+        }
+    } else {
+        tv = Py_NewRef(Py_None);
+    }
+    if (!tv) return -1;
+    if (kind != Py_None && PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
+        if (!r) {
+            Py_DECREF(tv);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    bad = PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    Py_DECREF(tv);
+    if (bad) return -1;
+    PyObject *ename, *ecode, *emsg;
+    if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
+    PyObject *ids[9] = {0};
+    if (extract_ids(L->facts, s, len, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
+        return -1;
+    }
+    PyObject *lineno = PyLong_FromLong(n);
+    PyObject *pid_int = pid ? PyLong_FromUnicodeObject(pid, 10) : Py_NewRef(Py_None);
+    bad = !lineno || !pid_int;
+    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
+    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
+    bad = bad || put(L, C_LINE_END, Py_NewRef(lineno)) || put(L, C_SPAN, PyLong_FromLong(1));
+    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
+    bad = bad || put(L, C_HOST, Py_NewRef(host ? host : Py_None));
+    bad = bad || put(L, C_PROCESS, Py_NewRef(ident ? ident : Py_None));
+    bad = bad || put(L, C_PID, Py_NewRef(pid_int));
+    bad = bad || put(L, C_NAMESPACE, Py_NewRef(ns)) || put(L, C_LEVEL, Py_NewRef(level ? level : Py_None));
+    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, astr(ctxbuf, (Py_ssize_t)cl));
+    bad = bad || put(L, C_ERR_NAME, ename) || put(L, C_ERR_CODE, ecode) || put(L, C_ERR_MSG, emsg);
+    bad = bad || put(L, C_FRAMES, Py_NewRef(L->facts->empty));
+    for (int i = 0; i < 9; i++) {
+        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        ids[i] = NULL;
+    }
+    bad = bad || put(L, C_RAW, Py_NewRef(lo));
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    Py_XDECREF(lineno);
+    Py_XDECREF(pid_int);
     L->rows++;
     return bad ? -1 : 0;
 }
@@ -933,7 +1154,7 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
     int offset_unknown = need_offset(L);
     if (offset_unknown < 0) goto done;
     int foreign = PyDict_Size(open) > 0;
-    long n_xo = 0, n_prefixed = 0;
+    long n_xo = 0, n_prefixed = 0, n_xapi = 0, last_xapi = 0;
     Slot *last = NULL;
     Py_ssize_t i = start, nlines = PyList_GET_SIZE(lines);
     int failed = 0;
@@ -1028,6 +1249,7 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
                 if (stamp_e) n_prefixed++;
                 else n_xo++;
                 last = sl;
+                last_xapi = 0;
                 continue;
             }
         }
@@ -1035,8 +1257,24 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         size_t k = 0;
         while (k < blen && (b[k] == ' ' || b[k] == '\t')) k++;
         if (k == blen) break; /* blank */
-        if (b0 == '[') break; /* maybe a xapi line or a blob note */
-        if (ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0)) break;
+        int is_nbd = ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0);
+        if (b0 == '[') { /* a xapi line (LineFramer._xapi), or a blob note */
+            if (!L->has_xapi || is_nbd) break;
+            int rc = rx_exec(&L->xapi, b, blen, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc == 0) break;
+            size_t bs = g_s(&L->xapi, L->g_brand), be = g_e(&L->xapi, L->g_brand);
+            if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) break; /* grouped by thread: Python */
+            if (find(b, blen, "#0", 2) || find(b, blen, "\\x", 2)) break; /* escapes: Python decodes */
+            rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n);
+            if (rc == -2) break; /* a shape left to Python */
+            if (rc < 0) { failed = 1; break; }
+            n_xapi++;
+            last = NULL;
+            last_xapi = n;
+            continue;
+        }
+        if (is_nbd) break;
         if (blen >= 17 && memcmp(b, "message repeated ", 17) == 0) break;
         Slot *sl = find_slot(L, ident, pid);
         if (!sl || !(b0 == ' ' || b0 == '\t' || b0 == '}' || b0 == ']' || b0 == ')' || sl->depth > 0)) break;
@@ -1067,6 +1305,12 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         sl->line_end = n;
         if (sl->depth > 0) sl->depth += brackets(b, blen);
         last = sl;
+        last_xapi = 0;
+    }
+    if (!failed && last_xapi) { /* framer.last: the xapi record just emitted */
+        PyObject *r = PyObject_CallMethod(L->framer, "_lane_last", "l", last_xapi);
+        if (!r) failed = 1;
+        Py_XDECREF(r);
     }
     if (!failed) {
         if (flush(L, last) < 0) failed = 1;
@@ -1076,7 +1320,9 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         flush(L, last);
         PyErr_Restore(et, ev, tb);
     }
-    if (!failed && (bump(counts, L->s_xo, n_xo) < 0 || bump(counts, L->s_xo_prefixed, n_prefixed) < 0)) failed = 1;
+    if (!failed && (bump(counts, L->s_xo, n_xo) < 0 || bump(counts, L->s_xo_prefixed, n_prefixed) < 0 ||
+                    bump(counts, L->s_xapi, n_xapi) < 0))
+        failed = 1;
     if (!failed) result = PyLong_FromSsize_t(i);
 done:
     Py_XDECREF(colsd);
@@ -1156,7 +1402,23 @@ done:
     return result;
 }
 
+/* reserve(list, n): room for n items in an empty list, so appends never reallocate and copy it */
+static PyObject *mod_reserve(PyObject *self, PyObject *args) {
+    PyObject *list;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &list, &n)) return NULL;
+    PyListObject *l = (PyListObject *)list;
+    if (Py_SIZE(l) == 0 && n > l->allocated && n < PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(PyObject *)) {
+        PyObject **items = PyMem_Realloc(l->ob_item, (size_t)n * sizeof(PyObject *));
+        if (!items) return PyErr_NoMemory();
+        l->ob_item = items;
+        l->allocated = n;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef mod_methods[] = {
+    {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
     {"fill", mod_fill, METH_VARARGS, "fill(out, values, order=None): out[i] = values[order[i]], for object arrays"},
     {NULL, NULL, 0, NULL}};
 

@@ -56,6 +56,9 @@ LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs"
 
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID_RE = re.compile(r"(?:OpaqueRef:)?" + UUID)
+# Where the first "-" of an _ID_RE match lies from its start (UUID: 8 hex digits first; OpaqueRef: 10 more).
+# The compiled extraction only tries matches there, around each "-" of the text (a test checks the claim).
+_ID_DASH_OFFSETS = (8, 18)
 # What names the object, just before an id: "vdi  = '", "VDI ", "vdiRef: '", "\"vm\": \"", "VBD with UUID ".
 _CTX_RE = re.compile(
     r"(?<![A-Za-z])(?P<kind>vm|vdi|vbd|sr)(?:_?(?:ref|uuid|s))?(?: with uuid)?[\"']?\s*[:=]?\s*[\"']?$",
@@ -86,6 +89,20 @@ _ERRNO_RE = re.compile(
 )
 _OCAML_EXN_RE = re.compile(r"(?:exception|Caught exception[^:]*:)\s*(?P<name>[A-Z][\w.]*)(?:\((?P<arg>.*)\))?")
 
+# Literals without which a regex above cannot match (any one of them): the searches are skipped when none
+# is in the text. A test checks each claim against random text.
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "err_head": ("Error", "Exception"),
+    "code_prop": ("code:",),
+    "xapi_code": ("_",),
+    "errno": (),
+    "ocaml": ("exception",),
+}
+
+
+def _has_any(text: str, needles: tuple[str, ...]) -> bool:
+    return not needles or any(n in text for n in needles)
+
 
 @dataclass(slots=True)
 class ErrorFacts:
@@ -95,11 +112,33 @@ class ErrorFacts:
     frames: list[dict[str, Any]] | None = None
 
 
+_FASTLANE: Any = None
+RESERVE_ROWS = 10240  # a chunk's events (reader.CHUNK_EVENTS) and a little more
+
+
+def _reserve() -> Any:
+    """The compiled ``reserve(list, n)``, or None."""
+    fill = _compiled_module()
+    return None if fill is None else fill.reserve
+
+
+def _compiled_module() -> Any:
+    global _FASTLANE
+    if _FASTLANE is None:
+        from xodiag.sources import fastlane
+
+        _FASTLANE = fastlane
+    return _FASTLANE.module()
+
+
 def _compiled() -> Any:
     """The compiled versions of the two functions below (xodiag/_fastlane.c), or None."""
-    from xodiag.sources import fastlane
+    global _FASTLANE
+    if _FASTLANE is None:
+        from xodiag.sources import fastlane
 
-    return fastlane.facts()
+        _FASTLANE = fastlane
+    return _FASTLANE.facts()
 
 
 def error_from_text(text: str) -> ErrorFacts:
@@ -115,14 +154,16 @@ def error_from_text(text: str) -> ErrorFacts:
 def error_from_text_py(text: str) -> ErrorFacts:
     """The reference implementation of ``error_from_text`` (any text)."""
     facts = ErrorFacts()
-    m = _err_head_re().search(text)
+    m = _err_head_re().search(text) if _has_any(text, _NEEDS["err_head"]) else None
     if m:
         facts.name = m.group("head").split(" [", 1)[0]
         facts.message = m.group("msg").strip() or None
-    m = _CODE_PROP_RE.search(text) or _XAPI_CODE_RE.search(text) or _ERRNO_RE.search(text)
+    m = ((_has_any(text, _NEEDS["code_prop"]) and _CODE_PROP_RE.search(text))
+         or (_has_any(text, _NEEDS["xapi_code"]) and _XAPI_CODE_RE.search(text))
+         or (_has_any(text, _NEEDS["errno"]) and _ERRNO_RE.search(text)))
     if m:
         facts.code = m.group("code")
-    if facts.name is None:
+    if facts.name is None and _has_any(text, _NEEDS["ocaml"]):
         m = _OCAML_EXN_RE.search(text)
         if m and m.group("name") not in ("exception",):
             facts.name = m.group("name")
@@ -203,6 +244,10 @@ class EventBuilder:
         self.time_kind: list[str | None] = []
         self.time_value: list[Any] = []
         self.pending: list[int] = []  # rows whose time is that of the next timed event ("next")
+        reserve = _reserve()
+        if reserve is not None:  # the chunk's room up front: no list grows by copying itself
+            for lst in (*self.cols.values(), self.time_kind, self.time_value):
+                reserve(lst, RESERVE_ROWS)
 
     @property
     def n(self) -> int:

@@ -152,6 +152,30 @@ class YearContext:
         return f"{year:04d}-{month:02d}-{day:02d}T{hms[:8]}"
 
 
+FIRST_YEAR, LAST_YEAR = 1678, 2261  # whole years that nanosecond timestamps hold (the fast lane uses the same)
+
+
+def _ns(naive: Any) -> Any:
+    """Naive UTC datetimes (any resolution pandas picked) -> datetime64[ns]; NaT outside FIRST_YEAR..LAST_YEAR
+    instead of a silent wrap-around."""
+    years = naive.dt.year
+    return naive.where((years >= FIRST_YEAR) & (years <= LAST_YEAR)).to_numpy(dtype="datetime64[ns]")
+
+
+def _iso_of_all(ctx: YearContext, stamps: Any) -> list[str | None]:
+    """ctx.iso_of over the stamps in order (it is stateful: year rollovers). A stamp equal to the one before
+    it gives the same answer and leaves the state as it was, so runs of one second are converted once."""
+    out: list[str | None] = []
+    prev: object = object()
+    value: str | None = None
+    for stamp in stamps:
+        if stamp != prev:
+            value = ctx.iso_of(stamp)
+            prev = stamp
+        out.append(value)
+    return out
+
+
 def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tuple[Any, Any]:
     """Vectorised conversion of one chunk: (tz-aware UTC DatetimeIndex, quality per row as an object array).
 
@@ -179,23 +203,23 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
             if kind == "xapi":
                 vals = np.array([f"{v[:4]}-{v[4:6]}-{v[6:8]}{v[8:]}" for v in vals], dtype=object)
             conv = pd.to_datetime(pd.Series(vals, dtype=object), format="ISO8601", utc=True, errors="coerce")
-            arr = conv.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+            arr = _ns(conv.dt.tz_localize(None))
             q = "exact"
         elif kind in ("epoch_ms", "epoch_us"):
             unit = "ms" if kind == "epoch_ms" else "us"
             nums = pd.to_numeric(pd.Series(vals, dtype=object), errors="coerce")
-            arr = pd.to_datetime(nums, unit=unit, errors="coerce").to_numpy(dtype="datetime64[ns]")
+            arr = _ns(pd.to_datetime(nums, unit=unit, errors="coerce"))
             q = "exact"
         elif kind == "syslog":
-            local = [ctx.iso_of(v) for v in vals]
+            local = _iso_of_all(ctx, vals)
             naive = pd.to_datetime(pd.Series(local, dtype=object), format="ISO8601", errors="coerce")
             if ctx.offset is not None:
-                arr = (naive - pd.Timedelta(ctx.offset)).to_numpy(dtype="datetime64[ns]")
+                arr = _ns(naive - pd.Timedelta(ctx.offset))
             else:
                 # The repeated hour of a DST fall-back: take the standard-time reading (the later one).
                 loc = naive.dt.tz_localize(ctx.zone, ambiguous=np.zeros(len(naive), dtype=bool),
                                            nonexistent="shift_forward")
-                arr = loc.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+                arr = _ns(loc.dt.tz_convert("UTC").dt.tz_localize(None))
             q = "inferred-year"
         else:
             continue

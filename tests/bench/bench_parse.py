@@ -381,6 +381,19 @@ def build_tools(path: Path, lnav: str | None, xodiag: Path | None, lnav_env: dic
     return tools
 
 
+def lane_status(xodiag: Path) -> str:
+    """Whether that xodiag runs its compiled fast lane (xodiag/_fastlane.c) or the pure-Python framer."""
+    python = xodiag.parent / "python"
+    code = ("import os; from xodiag.sources import fastlane as f; "
+            "print('compiled fast lane' if f.available() and f.ENABLED else "
+            "'pure Python (XODIAG_PURE_PYTHON set)' if f.available() else 'pure Python (extension not built)')")
+    try:
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1:]})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark xodiag parse against lnav, wc and grep.")
     ap.add_argument(
@@ -416,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (xodiag and xodiag.is_file() and os.access(xodiag, os.X_OK)):
         print(f"xodiag: not found at {args.xodiag} (pip install -e . into .venv, or pass --xodiag); skipping")
         xodiag = None
+
+    if xodiag is not None:
+        print(f"xodiag parse path: {lane_status(xodiag)}")
 
     with tempfile.TemporaryDirectory(prefix="xodiag-bench-home-") as home:
         # lnav writes its config and state under $HOME / $XDG_CONFIG_HOME: keep them in a throwaway dir.

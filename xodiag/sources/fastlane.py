@@ -1,7 +1,8 @@
 """The compiled fast lane of the line framer (``xodiag/_fastlane.c``), when it is built.
 
 The lane frames xo-server records (journald/syslog prefix or none, xo header, continuation lines)
-and writes the columns of the simple ones straight into the event builder. It hands every other
+and xapi's bracketed xensource lines, and writes the columns of the simple ones (one line, no data,
+no escapes, no backtrace) straight into the event builder. It hands every other
 line back to ``LineFramer``, which remains the reference: the tests run both over the same inputs
 and require identical event tables. The lane holds no regex of its own: the header regexes come
 from the grammars (``patterns.py``) and the id and error regexes from ``events.py``.
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from xodiag.sources.lines import LineFramer
     from xodiag.sources.records import Sink
 
-FORMATS = frozenset({"xo-journal", "xo-console"})
+FORMATS = frozenset({"xo-journal", "xo-console", "xensource"})
 
 
 def _spec(rx: re.Pattern[str]) -> tuple[str, int]:
@@ -54,7 +55,7 @@ def _facts() -> Any:
         ids=_spec(E._ID_RE), ctx=_spec(E._CTX_RE), exports=_spec(E._EXPORT_RE), task_refs=_spec(E._TASK_REF_RE),
         addresses=_spec(E._ADDR_RE), err_head=_spec(E._err_head_re()), code_prop=_spec(E._CODE_PROP_RE),
         xapi_code=_spec(E._XAPI_CODE_RE), errno=_spec(E._ERRNO_RE), ocaml=_spec(E._OCAML_EXN_RE),
-        session_ctx=E._SESSION_CTX, empty=E.EMPTY,
+        session_ctx=E._SESSION_CTX, empty=E.EMPTY, needs=E._NEEDS, id_dash_offsets=E._ID_DASH_OFFSETS,
     )
 
 
@@ -65,6 +66,11 @@ def _module() -> Any:
     except ImportError:
         return None
     return _fastlane
+
+
+def module() -> Any:
+    """The compiled module when it is built and enabled, else None."""
+    return _module() if ENABLED else None
 
 
 def compiled_fill() -> Any:
@@ -78,5 +84,8 @@ def make_lane(framer: LineFramer, sink: Sink) -> Any:
     mod = _module()
     if not ENABLED or mod is None or sink.fmt not in FORMATS:
         return None
+    from xodiag.sources.records import _XAPI_LEVELS
+
     return mod.Lane(framer, sink.builder, sink.ctx, sink.source, sink.fmt,
-                    syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts())
+                    syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts(),
+                    xapi_header=_spec(P.xapi_header()), xapi_levels=_XAPI_LEVELS)

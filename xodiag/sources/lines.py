@@ -232,6 +232,10 @@ class LineFramer:
         rec.numbers = numbers
         return rec
 
+    def _lane_last(self, line: int) -> None:
+        """The fast lane's last line was a xapi record it emitted itself."""
+        self.last = Rec("record", "xapi", line, line, [], [])
+
     # -- helpers ----------------------------------------------------------------------------------
     def _flush_all_but(self, key: tuple[str | None, str | None]) -> None:
         self._close_bt()

@@ -162,8 +162,8 @@ def emit_xapi(rec: Rec, sink: Sink) -> None:
     frames: list[dict[str, Any]] = []
     messages = []
     bt = P.backtrace_frame()
-    for body in rec.bodies:
-        xm = P.xapi_header().match(body)
+    for i, body in enumerate(rec.bodies):
+        xm = x if i == 0 and x is not None else P.xapi_header().match(body)  # the framer matched line 1
         msg = decode_xapi_escapes(body[xm.end() :] if xm else body)
         if rec.kind == "backtrace":
             fm = bt.match(msg.strip())
@@ -177,7 +177,7 @@ def emit_xapi(rec: Rec, sink: Sink) -> None:
     tk, tv = _stamp_time(rec, sink)
     if x is not None:
         level = _XAPI_LEVELS.get(x.group("xapi_level"), None)
-        namespace = x.group("brand")
+        namespace = intern(x.group("brand"))
         thread = (x.group("thread_id") + " " + (x.group("thread_name") or "")).strip()
         context = f"{thread}|{(x.group('task') or '').strip()}"
         if x.group("xapi_time"):
