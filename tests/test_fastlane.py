@@ -233,3 +233,17 @@ def test_same_table_across_chunks_and_batches(tmp_path: Path) -> None:
     fast = _assert_same([str(path)])
     assert len(fast) == 40000
     assert fast["error_code"].eq("UND_ERR_ABORTED").sum() == 800
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=_TEXT)
+def test_prefilter_claims_hold(text: str) -> None:
+    """events._NEEDS and events._ID_DASH_OFFSETS are claims about regexes; both paths rely on them."""
+    searches = {"err_head": E._err_head_re(), "code_prop": E._CODE_PROP_RE, "xapi_code": E._XAPI_CODE_RE,
+                "errno": E._ERRNO_RE, "ocaml": E._OCAML_EXN_RE}
+    assert set(searches) == set(E._NEEDS)
+    for key, rx in searches.items():
+        if rx.search(text):
+            assert E._has_any(text, E._NEEDS[key]), key
+    for m in E._ID_RE.finditer(text):
+        assert m.group().index("-") in E._ID_DASH_OFFSETS
