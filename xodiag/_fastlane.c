@@ -348,6 +348,7 @@ typedef struct {
     int g_short, g_iso, g_host, g_ident, g_pid, g_time, g_ns, g_level;
     int has_xapi, g_xtime, g_xlevel, g_thread, g_tname, g_task, g_brand;
     PyObject *xapi_levels; /* records._XAPI_LEVELS (owned), when the lane also takes xapi lines */
+    PyObject *block_facts; /* records.block_facts (owned): a record's util.inspect data -> error facts */
     Facts *facts; /* owned */
     PyObject *framer, *builder, *yctx; /* owned */
     PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd, *s_xapi, *s_syslog;
@@ -390,12 +391,16 @@ static void slot_clear(Slot *s) {
 
 static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts",
-                             "xapi_header", "xapi_levels", NULL};
+                             "xapi_header", "xapi_levels", "block_facts", NULL};
     PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts, *xapi_spec = Py_None,
-             *levels = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OO", kwlist, &framer, &builder, &yctx, &source, &fmt,
-                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels))
+             *levels = Py_None, *block = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block))
         return -1;
+    if (block != Py_None) {
+        Py_INCREF(block);
+        Py_XSETREF(self->block_facts, block);
+    }
     if (rx_compile(&self->syslog, sys_spec, 1) < 0 || rx_compile(&self->xohdr, xo_spec, 1) < 0) return -1;
     if (xapi_spec != Py_None) {
         if (!PyDict_Check(levels)) {
@@ -453,6 +458,7 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_xapi);
     Py_XDECREF(self->s_syslog);
     Py_XDECREF(self->xapi_levels);
+    Py_XDECREF(self->block_facts);
     rx_free(&self->xapi);
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
@@ -1040,6 +1046,123 @@ static int put_long_list(PyObject *list, long v) {
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 /* a finished record: a fast row, or the Python framer's emit */
+/* a record whose header line opens util.inspect data ("... unhandled error event {") and whose data
+ * lines follow (records.emit_xo with _split_message's first case). 0 written, -1 error, -2 Python's turn. */
+static int data_row(Lane *L, Slot *sl) {
+    const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+    Py_ssize_t blen = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
+    Py_ssize_t r0 = sl->hdr_end, r1 = blen;
+    while (r1 > r0 && is_space(body[r1 - 1])) r1--; /* r = rest.rstrip() */
+    if (r1 == r0 || (body[r1 - 1] != '{' && body[r1 - 1] != '[')) return -2;
+    Py_ssize_t cut = -1;
+    for (Py_ssize_t i = r1 - 1; i >= r0; i--)
+        if (body[i] == ' ') {
+            cut = i;
+            break;
+        }
+    Py_ssize_t h1 = cut >= 0 ? cut : r0; /* message = r[:cut].rstrip(); opener = r[cut + 1:] (or all of r) */
+    while (h1 > r0 && is_space(body[h1 - 1])) h1--;
+    Py_ssize_t o0 = cut >= 0 ? cut + 1 : r0;
+    PyObject *parts = PyList_GetSlice(sl->bodies, 0, PyList_GET_SIZE(sl->bodies));
+    PyObject *opener = parts ? astr(body + o0, r1 - o0) : NULL;
+    if (!opener) {
+        Py_XDECREF(parts);
+        return -1;
+    }
+    PyList_SetItem(parts, 0, opener); /* steals opener */
+    PyObject *nl = PyUnicode_FromStringAndSize("\n", 1);
+    PyObject *data = nl ? PyUnicode_Join(nl, parts) : NULL;
+    Py_DECREF(parts);
+    if (!data) {
+        Py_XDECREF(nl);
+        return -1;
+    }
+    PyObject *facts = PyObject_CallOneArg(L->block_facts, data);
+    Py_DECREF(data);
+    if (!facts || facts == Py_None) { /* None: the grammar rejected the data; Python keeps the line accounting */
+        Py_DECREF(nl);
+        Py_XDECREF(facts);
+        return facts ? -2 : -1;
+    }
+    PyObject *ename, *ecode, *emsg, *frames;
+    if (!PyArg_ParseTuple(facts, "OOOO", &ename, &ecode, &emsg, &frames)) {
+        Py_DECREF(nl);
+        Py_DECREF(facts);
+        return -1;
+    }
+    Py_INCREF(ename); Py_INCREF(ecode); Py_INCREF(emsg); Py_INCREF(frames);
+    Py_DECREF(facts);
+    const char *msg = body + r0;
+    size_t mlen = (size_t)(h1 - r0);
+    if (ename == Py_None && ecode == Py_None && wants_error_facts(msg, mlen)) {
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) {
+            Py_DECREF(nl);
+            Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
+            return -1;
+        }
+        frames = Py_NewRef(L->facts->empty); /* error_from_text's facts carry no frames */
+    }
+    PyObject *raw = PyUnicode_Join(nl, sl->raws);
+    PyObject *joined = raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
+    Py_DECREF(nl);
+    PyObject *ids[9] = {0};
+    size_t jn = 0;
+    const char *jt = joined ? plain_text(joined, &jn) : NULL;
+    if (joined && !jt) { /* not plain text after all: Python's turn */
+        Py_DECREF(joined);
+        Py_XDECREF(raw);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+        return -2;
+    }
+    int bad = !jt || extract_ids(L->facts, jt, jn, ids) < 0;
+    Py_XDECREF(joined);
+    int64_t epoch;
+    PyObject *kind = L->s_ns, *tv = NULL;
+    if (!bad) {
+        if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
+            tv = PyLong_FromLongLong(epoch);
+        } else {
+            kind = L->s_iso;
+            tv = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
+        }
+        bad = !tv;
+    }
+    if (!bad && PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
+        bad = !r;
+        Py_XDECREF(r);
+    }
+    bad = bad || PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    Py_XDECREF(tv);
+    PyObject *lineno = bad ? NULL : PyLong_FromLong(sl->line);
+    bad = bad || !lineno;
+    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
+    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
+    bad = bad || put(L, C_LINE_END, PyLong_FromLong(sl->line_end));
+    bad = bad || put(L, C_SPAN, PyLong_FromSsize_t(PyList_GET_SIZE(sl->raws)));
+    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
+    bad = bad || put(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None));
+    bad = bad || put(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None));
+    bad = bad || put(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None));
+    bad = bad || put(L, C_NAMESPACE, Py_NewRef(sl->ns)) || put(L, C_LEVEL, Py_NewRef(sl->lv));
+    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, Py_NewRef(Py_None));
+    bad = bad || put(L, C_ERR_NAME, Py_NewRef(ename)) || put(L, C_ERR_CODE, Py_NewRef(ecode));
+    bad = bad || put(L, C_ERR_MSG, Py_NewRef(emsg));
+    bad = bad || put(L, C_FRAMES, PyList_GET_SIZE(frames) ? Py_NewRef(frames) : Py_NewRef(L->facts->empty));
+    for (int i = 0; i < 9; i++) {
+        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        ids[i] = NULL;
+    }
+    bad = bad || put(L, C_RAW, Py_NewRef(raw));
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    Py_XDECREF(lineno);
+    Py_XDECREF(raw);
+    Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+    if (!bad) L->rows++;
+    return bad ? -1 : 0;
+}
+
 static int finish(Lane *L, Slot *sl, int *offset_unknown) {
     int simple = sl->raws == NULL;
     if (simple && *offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')
@@ -1050,10 +1173,14 @@ static int finish(Lane *L, Slot *sl, int *offset_unknown) {
         while (e > sl->hdr_end && is_space(body[e - 1])) e--;
         if (e > sl->hdr_end && (body[e - 1] == '}' || body[e - 1] == ']')) simple = 0; /* data on the line */
     }
-    int rc;
+    int rc = -2;
     if (simple) {
         rc = fast_row(L, sl);
-    } else {
+    } else if (sl->raws && L->block_facts &&
+               !(*offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')) {
+        rc = data_row(L, sl);
+    }
+    if (rc == -2) {
         PyObject *rec = slot_rec(L, sl);
         PyObject *mn = rec ? PyUnicode_InternFromString("_emit") : NULL;
         PyObject *r = mn ? PyObject_CallMethodOneArg(L->framer, mn, rec) : NULL;

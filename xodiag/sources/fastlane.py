@@ -84,8 +84,8 @@ def make_lane(framer: LineFramer, sink: Sink) -> Any:
     mod = _module()
     if not ENABLED or mod is None or sink.fmt not in FORMATS:
         return None
-    from xodiag.sources.records import _XAPI_LEVELS
+    from xodiag.sources.records import _XAPI_LEVELS, block_facts
 
     return mod.Lane(framer, sink.builder, sink.ctx, sink.source, sink.fmt,
                     syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts(),
-                    xapi_header=_spec(P.xapi_header()), xapi_levels=_XAPI_LEVELS)
+                    xapi_header=_spec(P.xapi_header()), xapi_levels=_XAPI_LEVELS, block_facts=block_facts)

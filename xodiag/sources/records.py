@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import Any
 
-from xodiag.events import ErrorFacts, EventBuilder, error_from_text, extract_ids
+from xodiag.events import EMPTY, ErrorFacts, EventBuilder, error_from_text, extract_ids
 from xodiag.parse.frames import parse_frames
 from xodiag.parse.inspect import InspectError, parse_block
 from xodiag.sources import patterns as P
@@ -55,6 +55,16 @@ def _fallback_error(text: str) -> ErrorFacts:
     if frames:
         facts.frames = parse_frames(frames) or None
     return facts
+
+
+def block_facts(text: str) -> tuple[str | None, str | None, str | None, list[Any]] | None:
+    """Error facts of a record's util.inspect data for the compiled lane; None when the grammar rejects it
+    (the lane then hands the record to ``emit_xo``, which keeps the line accounting)."""
+    try:
+        facts = parse_block(text)
+    except InspectError:
+        return None
+    return facts.name, facts.code, facts.message, facts.frames or EMPTY
 
 
 def _split_message(rest: str, cont: list[str]) -> tuple[str, str | None]:
