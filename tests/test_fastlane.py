@@ -247,3 +247,15 @@ def test_prefilter_claims_hold(text: str) -> None:
             assert E._has_any(text, E._NEEDS[key]), key
     for m in E._ID_RE.finditer(text):
         assert m.group().index("-") in E._ID_DASH_OFFSETS
+
+
+@needs_lane
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=st.lists(st.one_of(_lines(), st.text(max_size=60).map(lambda t: t.replace("\n", " ").replace("\r", " "))),
+                      min_size=1, max_size=30),
+       fmt=_FORMATS)
+def test_same_table_on_arbitrary_text(tmp_path_factory: pytest.TempPathFactory, lines: list[str], fmt: str) -> None:
+    """Any text at all (control characters, surrogate-free Unicode, half headers) mixed into a journal."""
+    path = tmp_path_factory.mktemp("lane") / "odd.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="replace")
+    _assert_same([str(path)], ReadOptions(input_format=fmt, year=2026))
