@@ -28,9 +28,24 @@ class Timeline:
     df: pd.DataFrame
     skew: dict[str, float] = field(default_factory=dict)  # host -> seconds host clock is ahead of XO
     inputs: list[Any] = field(default_factory=list)
+    _texts: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
 
     def of(self, *kinds: str) -> pd.DataFrame:
         return self.df[self.df["what"].isin(kinds)]
+
+    def contains(self, pattern: str, cols: tuple[str, ...] = ("raw",), rows: pd.DataFrame | None = None,
+                 case: bool = True) -> Any:
+        """Where ``pattern`` is found in ``cols`` joined by spaces (missing values as ""), over ``rows`` (a
+        subset of ``df``, default all of it): ``(df[c1].fillna("") + " " + ...).str.contains(pattern)`` as a
+        boolean array, with the joined text built once per set of columns and searched compiled."""
+        from xodiag.textsearch import contains
+
+        text = self._texts.get(cols)
+        if text is None:
+            text = self._texts[cols] = _joined(self.df, cols)
+        if rows is not None:
+            text = text[self.df.index.get_indexer(rows.index)]
+        return contains(text, pattern, case=case)
 
     def has(self, *kinds: str) -> bool:
         return bool(self.df["what"].isin(kinds).any())
@@ -43,6 +58,16 @@ class Timeline:
         for r in rows.head(limit).itertuples(index=False):
             out.append(evidence_of(r))
         return out
+
+
+def _joined(df: pd.DataFrame, cols: tuple[str, ...]) -> Any:
+    import numpy as np
+
+    arrays = [df[c].to_numpy(dtype=object) for c in cols]
+    if len(arrays) == 1:
+        return np.array([v if isinstance(v, str) else "" for v in arrays[0]], dtype=object)
+    return np.array([" ".join(v if isinstance(v, str) else "" for v in vals) for vals in zip(*arrays, strict=True)],
+                    dtype=object)
 
 
 def _time_text(t: Any) -> str | None:

@@ -32,7 +32,7 @@ def match(tl: Timeline) -> list[Finding]:
     df = tl.df
     # xapi-nbd's own failure line, or tapdisk beside it; vhd-tool errors on the HTTP export are XD142's.
     nbd_side = (df["format"] == "xapi-nbd") | df["process"].isin(["tapdisk", "xapi-nbd"])
-    rows = df[nbd_side & df["message"].fillna("").str.contains(_READ_ERR)]
+    rows = df[nbd_side & tl.contains(_READ_ERR, ("message",))]
     if rows.empty:
         return []
     return [finding(sys.modules[__name__], tl, rows, confidence=0.85)]

@@ -31,8 +31,7 @@ _TIMEOUT = re.compile(r"UND_ERR_BODY_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|BodyTimeout
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
-    text = df["raw"].fillna("") + " " + df["error_code"].fillna("")
-    rows = df[text.str.contains(_TIMEOUT)]
+    rows = df[tl.contains(_TIMEOUT, ("raw", "error_code"))]
     if rows.empty:
         return []
     role = "root-cause" if failed(tl) or (df["format"] == "fragment").all() else "contributing"

@@ -33,8 +33,7 @@ def match(tl: Timeline) -> list[Finding]:
     df = tl.df
     if not failed(tl) and not (df["format"] == "fragment").all():
         return []  # XO logs an early close of /import_raw_vdi/ as a warning and ignores it
-    text = df["raw"].fillna("")
-    rows = df[text.str.contains(_IMPORT) & text.str.contains(_CLOSE) & df["level"].isin(["ERROR", "WARN"])]
+    rows = df[tl.contains(_IMPORT) & tl.contains(_CLOSE) & df["level"].isin(["ERROR", "WARN"])]
     if rows.empty:
         return []
     return [finding(sys.modules[__name__], tl, rows, confidence=0.75)]

@@ -31,8 +31,7 @@ _UNREACH = re.compile(r"(?:ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|ENETUNREACH) [0-9
 
 def match(tl: Timeline) -> list[Finding]:
     df = tl.df
-    text = df["raw"].fillna("") + " " + df["error_code"].fillna("")
-    rows = df[text.str.contains(_UNREACH) & ~df["what"].isin(["nbd-connect-failed"])]
+    rows = df[tl.contains(_UNREACH, ("raw", "error_code")) & ~df["what"].isin(["nbd-connect-failed"])]
     if rows.empty:
         return []
     return [finding(sys.modules[__name__], tl, rows, confidence=0.8)]

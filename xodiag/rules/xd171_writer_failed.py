@@ -33,10 +33,9 @@ def match(tl: Timeline) -> list[Finding]:
     df = tl.df
     writer = tl.of("writer-failed")
     # A writer also fails when its SOURCE stream dies; only a target-side error makes this rule's case.
-    source_side = writer["raw"].fillna("").str.contains(_SOURCE_SIDE)
+    source_side = tl.contains(_SOURCE_SIDE, rows=writer)
     writer = writer[~source_side]
-    text = df["raw"].fillna("") + " " + df["error_code"].fillna("")
-    errs = df[text.str.contains(_WRITE) & df["level"].isin(["ERROR", "WARN"])]
+    errs = df[tl.contains(_WRITE, ("raw", "error_code")) & df["level"].isin(["ERROR", "WARN"])]
     import pandas as pd
 
     rows = pd.concat([errs.head(2), writer.head(2)]).drop_duplicates("order").sort_values("order")
