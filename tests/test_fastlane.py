@@ -259,3 +259,75 @@ def test_same_table_on_arbitrary_text(tmp_path_factory: pytest.TempPathFactory, 
     path = tmp_path_factory.mktemp("lane") / "odd.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="replace")
     _assert_same([str(path)], ReadOptions(input_format=fmt, year=2026))
+
+
+_REVIEW_CASES = {
+    # records still open at the end of input are emitted in the order they opened: that decides which one
+    # teaches the journal its offset, and which time a pending console.error block takes
+    "offset": ("xo-journal", [
+        "Apr 30 23:50:00 xo xo-server[2]: 2026-04-28T00:00:00Z xo:a INFO b0",
+        "Apr 30 23:50:00 xo xo-server[1]: 2026-04-30T21:50:00Z xo:a INFO a",
+        "Apr 30 23:50:00 xo xo-server[2]: 2026-04-30T18:50:00Z xo:a INFO b",
+        "Apr 30 23:50:00 xo systemd[1]: Started."]),
+    "pending": ("xo-console", [
+        "2026-04-30T21:00:01.000Z xo:a INFO one", "{ a: 1 }",
+        "2026-04-30T21:00:02.000Z xo:a INFO two", "2026-04-30T21:00:03.000Z xo:a INFO three"]),
+    # an escape in the syslog host: Python decodes the whole line before looking for ids
+    "host-escape": ("xensource", [
+        "Apr 30 23:50:00 vm#011 3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b: [20260430T21:50:00.002Z|debug|h1|42 ||x] hi",
+        "Apr 30 23:50:00 vm\\x3d 3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b: [20260430T21:50:00.002Z|debug|h1|42 ||x] hi"]),
+}
+
+
+@needs_lane
+@pytest.mark.parametrize("case", list(_REVIEW_CASES))
+def test_same_table_on_review_cases(tmp_path: Path, case: str) -> None:
+    fmt, lines = _REVIEW_CASES[case]
+    path = tmp_path / "case.log"
+    path.write_text("\n".join(lines) + "\n")
+    _assert_same([str(path)], ReadOptions(input_format=fmt, year=2026))
+
+
+def _lane_and_framer(emit_hook: object = None) -> tuple[object, object]:
+    import datetime as dt
+
+    from xodiag.events import EventBuilder
+    from xodiag.sources.lines import LineFramer
+    from xodiag.sources.records import Sink, emit
+    from xodiag.times import YearContext
+
+    sink = Sink("x", "xo-journal", EventBuilder(), YearContext(None, 2026, None, dt.UTC))
+
+    def on_record(rec: object) -> None:
+        emit(rec, sink)
+        if callable(emit_hook):
+            emit_hook()
+
+    framer = LineFramer(on_record, lambda n: False)
+    framer.lane = fastlane.make_lane(framer, sink)
+    return framer.lane, framer
+
+
+@needs_lane
+def test_lane_api_misuse_is_an_error_not_a_crash() -> None:
+    lane, _framer = _lane_and_framer()
+    with pytest.raises(IndexError):
+        lane.run(["2026-04-30T21:00:01.000Z xo:a INFO one"], -5, 1)
+    with pytest.raises(RuntimeError):
+        type(lane).__new__(type(lane)).run([], 0, 1)
+    lines = [f"Apr 30 23:50:00 xo xo-server[1]: 2026-04-30T21:00:0{i}.000Z xo:a INFO m{i}" for i in range(5)]
+    lane2, _framer2 = _lane_and_framer(emit_hook=lines.clear)  # a callback that empties the batch being read
+    assert lane2.run(lines, 0, 1) == 5
+
+
+@needs_lane
+def test_lane_and_framer_are_freed() -> None:
+    """The lane refers to its framer and the framer to its lane: the pair must not outlive a read."""
+    import gc
+    import weakref
+
+    lane, framer = _lane_and_framer()
+    ref = weakref.ref(framer)
+    del lane, framer
+    gc.collect()
+    assert ref() is None

@@ -234,7 +234,8 @@ typedef struct {
     Rx ids, ids_a, ctx, exports, tasks, addrs, errhead, codeprop, xapicode, errno_, ocaml;
     int dash_off[4], n_dash_off;
     Needles need_head, need_cprop, need_cxapi, need_errno, need_ocaml;
-    PyObject *needs; /* events._NEEDS (owned: the needles point into its strings) */
+    PyObject *needs; /* the five needle tuples of events._NEEDS (owned: the needles point into them) */
+    int ready;
     int g_kind, g_vdi, g_head, g_msg, g_cprop, g_cxapi, g_cerrno, g_oname, g_oarg;
     PyObject *session_ctx; /* tuple of ASCII str */
     PyObject *empty;       /* events.EMPTY: the one empty list that empty cells share */
@@ -265,26 +266,34 @@ static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
     const char *need_keys[5] = {"err_head", "code_prop", "xapi_code", "errno", "ocaml"};
     Needles *need_dst[5] = {&self->need_head, &self->need_cprop, &self->need_cxapi, &self->need_errno,
                             &self->need_ocaml};
-    for (int k = 0; k < 5; k++) {
+    PyObject *owned = PyTuple_New(5);
+    if (!owned) return -1;
+    for (int k = 0; k < 5; k++) { /* validate everything before pointing into it */
         PyObject *tup = PyDict_GetItemString(needs, need_keys[k]);
-        if (!tup || !PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) > 4) {
-            PyErr_Format(PyExc_ValueError, "needs[%s] must be a tuple of at most 4 str", need_keys[k]);
+        int ok = tup && PyTuple_Check(tup) && PyTuple_GET_SIZE(tup) <= 4;
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(tup); i++) {
+            PyObject *lit = PyTuple_GET_ITEM(tup, i);
+            ok = PyUnicode_Check(lit) && PyUnicode_IS_ASCII(lit) && PyUnicode_GET_LENGTH(lit) > 0;
+        }
+        if (!ok) {
+            Py_DECREF(owned);
+            PyErr_Format(PyExc_ValueError, "needs[%s] must be a tuple of at most 4 non-empty ASCII str",
+                         need_keys[k]);
             return -1;
         }
+        PyTuple_SET_ITEM(owned, k, Py_NewRef(tup));
+    }
+    Py_XSETREF(self->needs, owned);
+    for (int k = 0; k < 5; k++) {
+        PyObject *tup = PyTuple_GET_ITEM(owned, k);
         need_dst[k]->n = 0;
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tup); i++) {
             PyObject *lit = PyTuple_GET_ITEM(tup, i);
-            if (!PyUnicode_Check(lit) || !PyUnicode_IS_ASCII(lit) || PyUnicode_GET_LENGTH(lit) == 0) {
-                PyErr_SetString(PyExc_ValueError, "needs literals must be non-empty ASCII str");
-                return -1;
-            }
             need_dst[k]->s[i] = (const char *)PyUnicode_DATA(lit);
             need_dst[k]->len[i] = (size_t)PyUnicode_GET_LENGTH(lit);
             need_dst[k]->n++;
         }
     }
-    Py_INCREF(needs);
-    Py_XSETREF(self->needs, needs);
     Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
                    &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
     for (int i = 0; i < 10; i++)
@@ -303,6 +312,7 @@ static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
     Py_XSETREF(self->session_ctx, session);
     Py_INCREF(empty);
     Py_XSETREF(self->empty, empty);
+    self->ready = 1;
     return 0;
 }
 
@@ -338,6 +348,7 @@ typedef struct {
     PyObject *numbers;      /* owned list once another process interleaves */
     long line, line_end;
     long depth;
+    unsigned long seq; /* when it opened (flush keeps that order) */
     Py_ssize_t iso_s, iso_e, hdr_end; /* in the body of the first line */
     PyObject *ns, *lv;                 /* namespace and level (borrowed from the intern cache) */
 } Slot;
@@ -357,6 +368,8 @@ typedef struct {
     PyObject *cols[NCOLS]; /* borrowed during run() */
     PyObject *time_kind, *time_value, *pending;
     long rows; /* fast rows written (statistics) */
+    unsigned long seq;
+    int ready, running;
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
 } Lane;
 
@@ -421,6 +434,14 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     G(g_ident, syslog, "ident") G(g_pid, syslog, "pid") G(g_time, xohdr, "iso_time")
     G(g_ns, xohdr, "namespace") G(g_level, xohdr, "level")
 #undef G
+    if (!((Facts *)facts)->ready) {
+        PyErr_SetString(PyExc_ValueError, "facts is not initialised");
+        return -1;
+    }
+    if (self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "a Lane is initialised once");
+        return -1;
+    }
     Py_INCREF(facts); self->facts = (Facts *)facts;
     Py_INCREF(framer); self->framer = framer;
     Py_INCREF(builder); self->builder = builder;
@@ -437,10 +458,40 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
     self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
     if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
+    self->ready = 1;
+    return 0;
+}
+
+static int lane_traverse(Lane *self, visitproc visit, void *arg) {
+    Py_VISIT(self->framer);
+    Py_VISIT(self->builder);
+    Py_VISIT(self->yctx);
+    Py_VISIT((PyObject *)self->facts);
+    Py_VISIT(self->block_facts);
+    Py_VISIT(self->xapi_levels);
+    for (int i = 0; i < MAXOPEN; i++) {
+        Py_VISIT(self->slots[i].raws);
+        Py_VISIT(self->slots[i].bodies);
+        Py_VISIT(self->slots[i].numbers);
+    }
+    return 0;
+}
+
+static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
+    for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
+    Py_CLEAR(self->framer);
+    Py_CLEAR(self->builder);
+    Py_CLEAR(self->yctx);
+    Py_CLEAR(self->facts);
+    Py_CLEAR(self->block_facts);
+    Py_CLEAR(self->xapi_levels);
+    self->ready = 0;
     return 0;
 }
 
 static void lane_dealloc(Lane *self) {
+    PyObject_GC_UnTrack(self);
+    lane_clear(self);
     for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
     icache_clear(&self->cache);
     pid_cache_clear(self);
@@ -634,7 +685,20 @@ static void strip_ws(const char *t, size_t *s, size_t *e) {
 }
 
 /* name, code, message: new references (Py_None when absent) */
+static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg);
+
+/* events.error_from_text over plain ASCII text: new references (None when absent); nothing on failure */
 static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
+    int rc = error_facts_(F, t, n, name, code, msg);
+    if (rc < 0) {
+        Py_CLEAR(*name);
+        Py_CLEAR(*code);
+        Py_CLEAR(*msg);
+    }
+    return rc;
+}
+
+static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
     *name = *code = *msg = NULL;
     int rc = has_any(t, n, &F->need_head) ? rx_exec(&F->errhead, t, n, 0) : 0;
     if (rc < 0) return -1;
@@ -693,7 +757,13 @@ static const char *plain_text(PyObject *text, size_t *n) {
     return t;
 }
 
+static int facts_ready(Facts *F) {
+    if (!F->ready) PyErr_SetString(PyExc_RuntimeError, "Facts is not initialised");
+    return F->ready;
+}
+
 static PyObject *facts_extract_ids(Facts *F, PyObject *text) {
+    if (!facts_ready(F)) return NULL;
     size_t n;
     const char *t = plain_text(text, &n);
     if (!t) Py_RETURN_NONE;
@@ -714,6 +784,7 @@ static PyObject *facts_extract_ids(Facts *F, PyObject *text) {
 }
 
 static PyObject *facts_error_facts(Facts *F, PyObject *text) {
+    if (!facts_ready(F)) return NULL;
     size_t n;
     const char *t = plain_text(text, &n);
     if (!t) Py_RETURN_NONE;
@@ -822,6 +893,10 @@ static void matcher_dealloc(Matcher *self) {
 /* mask(values) -> bytes: per value 1 (the regex is found in it), 0 (not found), 2 (not plain ASCII text:
  * the caller decides with Python's re); values that are not str count as "" */
 static PyObject *matcher_mask(Matcher *self, PyObject *values) {
+    if (!self->rx.code) {
+        PyErr_SetString(PyExc_RuntimeError, "Matcher is not initialised");
+        return NULL;
+    }
     PyObject *seq = PySequence_Fast(values, "values must be a sequence");
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
@@ -886,6 +961,15 @@ static inline int put(Lane *L, int col, PyObject *v) { /* steals v */
     return rc;
 }
 
+/* put, or drop v when an earlier put failed: v is always consumed; returns the new bad flag */
+static inline int put2(Lane *L, int col, PyObject *v, int bad) {
+    if (bad) {
+        Py_XDECREF(v);
+        return 1;
+    }
+    return put(L, col, v) < 0;
+}
+
 static int fast_row(Lane *L, Slot *sl) {
     const char *line = (const char *)PyUnicode_DATA(sl->first);
     const char *body = line + sl->body_off;
@@ -930,26 +1014,34 @@ static int fast_row(Lane *L, Slot *sl) {
     }
     PyObject *ns = sl->ns, *lv = sl->lv;
     int bad = 0;
-    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
     PyObject *lineno = PyLong_FromLong(sl->line);
     if (!lineno) bad = 1;
-    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
-    bad = bad || put(L, C_LINE_END, Py_NewRef(lineno)) || put(L, C_SPAN, PyLong_FromLong(1));
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
+    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
     Py_XDECREF(lineno);
-    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
-    bad = bad || put(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None));
-    bad = bad || put(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None));
-    bad = bad || put(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None));
-    bad = bad || put(L, C_NAMESPACE, Py_NewRef(ns)) || put(L, C_LEVEL, Py_NewRef(lv));
-    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, Py_NewRef(Py_None));
-    bad = bad || put(L, C_ERR_NAME, ename) || put(L, C_ERR_CODE, ecode) || put(L, C_ERR_MSG, emsg);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
+    bad = put2(L, C_LEVEL, Py_NewRef(lv), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_ERR_NAME, ename, bad);
+    bad = put2(L, C_ERR_CODE, ecode, bad);
+    bad = put2(L, C_ERR_MSG, emsg, bad);
     ename = ecode = emsg = NULL;
-    bad = bad || put(L, C_FRAMES, Py_NewRef(L->facts->empty));
+    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
     for (int i = 0; i < 9; i++) {
-        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
         ids[i] = NULL;
     }
-    bad = bad || put(L, C_RAW, Py_NewRef(sl->first));
+    bad = put2(L, C_RAW, Py_NewRef(sl->first), bad);
     Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
     for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
     L->rows++;
@@ -968,8 +1060,7 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     size_t ls = g_s(x, L->g_xlevel), le = g_e(x, L->g_xlevel);
     PyObject *lkey = icache_get(&L->cache, b + ls, (Py_ssize_t)(le - ls));
     if (!lkey) return PyErr_Occurred() ? -1 : -2;
-    PyObject *level = PyDict_GetItemWithError(L->xapi_levels, lkey);
-    if (!level && PyErr_Occurred()) return -1;
+    PyObject *level;
     size_t bs = g_s(x, L->g_brand), be = g_e(x, L->g_brand);
     PyObject *ns = icache_get(&L->cache, b + bs, (Py_ssize_t)(be - bs));
     if (!ns) return PyErr_Occurred() ? -1 : -2;
@@ -1049,22 +1140,32 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     PyObject *lineno = PyLong_FromLong(n);
     PyObject *pid_int = pid ? PyLong_FromUnicodeObject(pid, 10) : Py_NewRef(Py_None);
     bad = !lineno || !pid_int;
-    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
-    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
-    bad = bad || put(L, C_LINE_END, Py_NewRef(lineno)) || put(L, C_SPAN, PyLong_FromLong(1));
-    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
-    bad = bad || put(L, C_HOST, Py_NewRef(host ? host : Py_None));
-    bad = bad || put(L, C_PROCESS, Py_NewRef(ident ? ident : Py_None));
-    bad = bad || put(L, C_PID, Py_NewRef(pid_int));
-    bad = bad || put(L, C_NAMESPACE, Py_NewRef(ns)) || put(L, C_LEVEL, Py_NewRef(level ? level : Py_None));
-    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, astr(ctxbuf, (Py_ssize_t)cl));
-    bad = bad || put(L, C_ERR_NAME, ename) || put(L, C_ERR_CODE, ecode) || put(L, C_ERR_MSG, emsg);
-    bad = bad || put(L, C_FRAMES, Py_NewRef(L->facts->empty));
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
+    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(host ? host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(ident ? ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(pid_int), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
+    level = bad ? NULL : PyDict_GetItemWithError(L->xapi_levels, lkey); /* no callback since: still valid */
+    if (!level && PyErr_Occurred()) bad = 1;
+    bad = put2(L, C_LEVEL, Py_NewRef(level ? level : Py_None), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, astr(ctxbuf, (Py_ssize_t)cl), bad);
+    bad = put2(L, C_ERR_NAME, ename, bad);
+    bad = put2(L, C_ERR_CODE, ecode, bad);
+    bad = put2(L, C_ERR_MSG, emsg, bad);
+    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
     for (int i = 0; i < 9; i++) {
-        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
         ids[i] = NULL;
     }
-    bad = bad || put(L, C_RAW, Py_NewRef(lo));
+    bad = put2(L, C_RAW, Py_NewRef(lo), bad);
     for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
     Py_XDECREF(lineno);
     Py_XDECREF(pid_int);
@@ -1095,10 +1196,11 @@ static PyObject *slot_rec(Lane *L, Slot *sl) {
         Py_DECREF(bodies);
         return NULL;
     }
-    PyObject *r = PyObject_CallMethod(L->framer, "_lane_rec", "llOONOOOlO", sl->line, sl->line_end, raws, bodies,
+    PyObject *r = PyObject_CallMethod(L->framer, "_lane_rec", "llOOOOOOlO", sl->line, sl->line_end, raws, bodies,
                                       stamp, sl->host ? sl->host : Py_None,
                                       sl->ident ? sl->ident : Py_None, sl->pid ? sl->pid : Py_None, sl->depth,
                                       sl->numbers ? sl->numbers : Py_None);
+    Py_DECREF(stamp);
     Py_DECREF(raws);
     Py_DECREF(bodies);
     return r;
@@ -1213,24 +1315,30 @@ static int data_row(Lane *L, Slot *sl) {
     Py_XDECREF(tv);
     PyObject *lineno = bad ? NULL : PyLong_FromLong(sl->line);
     bad = bad || !lineno;
-    bad = bad || put(L, C_TIME, Py_NewRef(Py_None)) || put(L, C_TQ, Py_NewRef(Py_None));
-    bad = bad || put(L, C_SOURCE, Py_NewRef(L->source)) || put(L, C_LINE, Py_NewRef(lineno));
-    bad = bad || put(L, C_LINE_END, PyLong_FromLong(sl->line_end));
-    bad = bad || put(L, C_SPAN, PyLong_FromSsize_t(PyList_GET_SIZE(sl->raws)));
-    bad = bad || put(L, C_FORMAT, Py_NewRef(L->fmt)) || put(L, C_KIND, Py_NewRef(L->s_record));
-    bad = bad || put(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None));
-    bad = bad || put(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None));
-    bad = bad || put(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None));
-    bad = bad || put(L, C_NAMESPACE, Py_NewRef(sl->ns)) || put(L, C_LEVEL, Py_NewRef(sl->lv));
-    bad = bad || put(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen)) || put(L, C_CONTEXT, Py_NewRef(Py_None));
-    bad = bad || put(L, C_ERR_NAME, Py_NewRef(ename)) || put(L, C_ERR_CODE, Py_NewRef(ecode));
-    bad = bad || put(L, C_ERR_MSG, Py_NewRef(emsg));
-    bad = bad || put(L, C_FRAMES, PyList_GET_SIZE(frames) ? Py_NewRef(frames) : Py_NewRef(L->facts->empty));
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, PyLong_FromLong(sl->line_end), bad);
+    bad = put2(L, C_SPAN, PyLong_FromSsize_t(PyList_GET_SIZE(sl->raws)), bad);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(sl->ns), bad);
+    bad = put2(L, C_LEVEL, Py_NewRef(sl->lv), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_ERR_NAME, Py_NewRef(ename), bad);
+    bad = put2(L, C_ERR_CODE, Py_NewRef(ecode), bad);
+    bad = put2(L, C_ERR_MSG, Py_NewRef(emsg), bad);
+    bad = put2(L, C_FRAMES, PyList_GET_SIZE(frames) ? Py_NewRef(frames) : Py_NewRef(L->facts->empty), bad);
     for (int i = 0; i < 9; i++) {
-        bad = bad || put(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty));
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
         ids[i] = NULL;
     }
-    bad = bad || put(L, C_RAW, Py_NewRef(raw));
+    bad = put2(L, C_RAW, Py_NewRef(raw), bad);
     for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
     Py_XDECREF(lineno);
     Py_XDECREF(raw);
@@ -1296,21 +1404,26 @@ static PyObject *key_of(PyObject *ident, PyObject *pid) {
 
 /* hand every open slot to the Python framer; framer.last = the slot touched last */
 static int flush(Lane *L, Slot *last) {
+    /* in the order the records opened: the Python framer's open dict keeps that order, and close() emits
+     * in it (which record a pending row takes its time from, which one teaches the journal's offset) */
     PyObject *open = PyObject_GetAttrString(L->framer, "open");
-    if (!open) return -1;
-    int rc = 0;
-    for (int i = 0; i < MAXOPEN && rc == 0; i++) {
-        Slot *sl = &L->slots[i];
-        if (!sl->used) continue;
-        PyObject *rec = slot_rec(L, sl);
-        PyObject *key = rec ? key_of(sl->ident, sl->pid) : NULL;
-        if (!key || PyDict_SetItem(open, key, rec) < 0) rc = -1;
-        if (rc == 0 && sl == last && PyObject_SetAttrString(L->framer, "last", rec) < 0) rc = -1;
-        Py_XDECREF(key);
-        Py_XDECREF(rec);
+    int rc = open ? 0 : -1;
+    for (;;) {
+        Slot *sl = NULL;
+        for (int i = 0; i < MAXOPEN; i++)
+            if (L->slots[i].used && (!sl || L->slots[i].seq < sl->seq)) sl = &L->slots[i];
+        if (!sl) break;
+        if (rc == 0) { /* after an error, only clear: no slot may outlive the run (borrowed cache entries) */
+            PyObject *rec = slot_rec(L, sl);
+            PyObject *key = rec ? key_of(sl->ident, sl->pid) : NULL;
+            if (!key || PyDict_SetItem(open, key, rec) < 0) rc = -1;
+            if (rc == 0 && sl == last && PyObject_SetAttrString(L->framer, "last", rec) < 0) rc = -1;
+            Py_XDECREF(key);
+            Py_XDECREF(rec);
+        }
         slot_clear(sl);
     }
-    Py_DECREF(open);
+    Py_XDECREF(open);
     return rc;
 }
 
@@ -1318,27 +1431,57 @@ static int bump(PyObject *counts, PyObject *name, long by) {
     if (!by) return 0;
     PyObject *cur = PyDict_GetItemWithError(counts, name);
     if (!cur) return PyErr_Occurred() ? -1 : 0;
-    PyObject *nv = PyLong_FromLong(PyLong_AsLong(cur) + by);
+    long v = PyLong_AsLong(cur);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    PyObject *nv = PyLong_FromLong(v + by);
     int rc = nv ? PyDict_SetItem(counts, name, nv) : -1;
     Py_XDECREF(nv);
     return rc;
 }
 
 /* run(lines, start, first_line) -> index of the first line left to the Python framer */
+static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line);
+
 static PyObject *lane_run(Lane *L, PyObject *args) {
     PyObject *lines;
     Py_ssize_t start;
     long first_line;
     if (!PyArg_ParseTuple(args, "O!nl", &PyList_Type, &lines, &start, &first_line)) return NULL;
+    if (!L->ready || L->running) {
+        PyErr_SetString(PyExc_RuntimeError, L->ready ? "Lane.run is not re-entrant" : "Lane is not initialised");
+        return NULL;
+    }
+    if (start < 0 || start > PyList_GET_SIZE(lines)) {
+        PyErr_SetString(PyExc_IndexError, "start out of range");
+        return NULL;
+    }
+    /* a private copy of the lines from start: callbacks into Python cannot change what is being read */
+    PyObject *snap = PyList_GetSlice(lines, start, PyList_GET_SIZE(lines));
+    if (!snap) return NULL;
+    L->running = 1;
+    PyObject *r = lane_run_(L, snap, first_line + (long)start);
+    L->running = 0;
+    Py_DECREF(snap);
+    if (!r) return NULL;
+    Py_ssize_t done = PyLong_AsSsize_t(r);
+    Py_DECREF(r);
+    if (done < 0 && PyErr_Occurred()) return NULL;
+    return PyLong_FromSsize_t(start + done);
+}
+
+static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line) {
+    const Py_ssize_t start = 0;
     PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
     if (!colsd) return NULL;
     for (int c = 0; c < NCOLS; c++) {
         L->cols[c] = PyDict_GetItemString(colsd, COLNAMES[c]);
         if (!L->cols[c] || !PyList_Check(L->cols[c])) {
+            for (int k = 0; k < c; k++) Py_CLEAR(L->cols[k]);
             Py_DECREF(colsd);
             PyErr_Format(PyExc_RuntimeError, "builder has no column %s", COLNAMES[c]);
             return NULL;
         }
+        Py_INCREF(L->cols[c]); /* owned for the run */
     }
     PyObject *tk = PyObject_GetAttrString(L->builder, "time_kind");
     PyObject *tv = PyObject_GetAttrString(L->builder, "time_value");
@@ -1432,6 +1575,7 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
                     if (!sl) { break; } /* too many interleaved processes: Python's turn */
                 }
                 sl->used = 1;
+                sl->seq = ++L->seq;
                 sl->ident = ident;
                 sl->pid = pid;
                 sl->pid_int = NULL;
@@ -1468,7 +1612,7 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
             if (rc == 0) break;
             size_t bs = g_s(&L->xapi, L->g_brand), be = g_e(&L->xapi, L->g_brand);
             if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) break; /* grouped by thread: Python */
-            if (find(b, blen, "#0", 2) || find(b, blen, "\\x", 2)) break; /* escapes: Python decodes */
+            if (find(s, len, "#0", 2) || find(s, len, "\\x", 2)) break; /* escapes (host too): Python decodes */
             rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n);
             if (rc == -2) break; /* a shape left to Python */
             if (rc < 0) { failed = 1; break; }
@@ -1535,7 +1679,7 @@ done:
     Py_XDECREF(open);
     Py_XDECREF(counts);
     L->time_kind = L->time_value = L->pending = NULL;
-    for (int c = 0; c < NCOLS; c++) L->cols[c] = NULL;
+    for (int c = 0; c < NCOLS; c++) Py_CLEAR(L->cols[c]);
     return result;
 }
 
@@ -1553,7 +1697,10 @@ static PyGetSetDef lane_getset[] = {{"rows", (getter)lane_rows, NULL, "fast rows
 static PyTypeObject LaneType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xodiag._fastlane.Lane",
     .tp_basicsize = sizeof(Lane),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)lane_traverse,
+    .tp_clear = (inquiry)lane_clear,
+    .tp_free = PyObject_GC_Del,
     .tp_doc = "The compiled fast lane of one LineFramer (see xodiag/sources/fastlane.py).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)lane_init,

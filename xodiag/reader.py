@@ -243,6 +243,7 @@ def _read_one(inp: Input, fmt: str, sink: Sink, summary: InputSummary) -> Iterat
             yield summary, _finish_chunk(sink, summary)
             yielded = True
     framer.close()
+    framer.lane = None  # the lane refers back to the framer: no cycle left for the GC
     summary.lines = n
     _account(sink, summary)
     if builder.n or not yielded:
