@@ -331,3 +331,48 @@ def test_lane_and_framer_are_freed() -> None:
     del lane, framer
     gc.collect()
     assert ref() is None
+
+
+@needs_lane
+def test_failed_flush_leaves_no_slot_behind() -> None:
+    """An exception while open records are handed back (Ctrl-C, say) must not leave half-handed slots whose
+    borrowed names a later run would use after they are freed."""
+    lane, framer = _lane_and_framer()
+    lines = [f"2026-04-30T21:00:01.000Z xo:ns{i} INFO m" for i in range(400)]  # fills the intern table
+    lines.append("2026-04-30T23:50:00Z h2 proc2[2]: 2026-04-30T21:00:01.000Z xo:b INFO other")
+    real = framer._lane_rec
+    calls = []
+
+    def interrupted(*args: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    framer._lane_rec = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        lane.run(lines, 0, 1)
+    assert lane.run(["2026-04-30T21:00:09.000Z xo:z INFO next"], 0, 500) == 1
+    assert lane.run(["2026-04-30T21:00:09.000Z xo:z INFO next"], 0, 501) == 1
+    assert [(r.ident, r.pid, r.line) for r in framer.open.values()] == [(None, None, 501)]
+
+
+@needs_lane
+def test_facts_keep_their_literals() -> None:
+    """The compiled prefilters point into the literal strings: Facts must own them, not the caller's dict."""
+    import gc
+
+    from xodiag import _fastlane
+
+    needs = {k: tuple("".join(list(s)) for s in v) for k, v in E._NEEDS.items()}  # fresh strings
+    spec = fastlane._spec
+    facts = _fastlane.Facts(
+        ids=spec(E._ID_RE), ctx=spec(E._CTX_RE), exports=spec(E._EXPORT_RE), task_refs=spec(E._TASK_REF_RE),
+        addresses=spec(E._ADDR_RE), err_head=spec(E._err_head_re()), code_prop=spec(E._CODE_PROP_RE),
+        xapi_code=spec(E._XAPI_CODE_RE), errno=spec(E._ERRNO_RE), ocaml=spec(E._OCAML_EXN_RE),
+        session_ctx=E._SESSION_CTX, empty=E.EMPTY, needs=needs, id_dash_offsets=E._ID_DASH_OFFSETS)
+    assert facts.error_facts("boom TypeError: bad") == ("TypeError", None, "bad")
+    needs.clear()
+    _junk = ["".join(["Err", "or", str(i)]) for i in range(20000)]
+    gc.collect()
+    assert facts.error_facts("boom TypeError: bad") == ("TypeError", None, "bad")
