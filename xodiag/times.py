@@ -189,6 +189,10 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     quality = np.full(n, "none", dtype=object)
     present = set(kinds)
+    if present == {"ns"}:  # a chunk the fast lane timed entirely: no per-kind selection needed
+        out = np.fromiter(values, dtype=np.int64, count=n).view("datetime64[ns]")
+        quality[:] = "exact"
+        return pd.DatetimeIndex(out).tz_localize("UTC"), quality
     present.discard(None)
     if present:
         kinds_arr = np.fromiter(kinds, dtype=object, count=n)
