@@ -1440,7 +1440,7 @@ static int bump(PyObject *counts, PyObject *name, long by) {
 }
 
 /* run(lines, start, first_line) -> index of the first line left to the Python framer */
-static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line);
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line);
 
 static PyObject *lane_run(Lane *L, PyObject *args) {
     PyObject *lines;
@@ -1455,22 +1455,15 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         PyErr_SetString(PyExc_IndexError, "start out of range");
         return NULL;
     }
-    /* a private copy of the lines from start: callbacks into Python cannot change what is being read */
-    PyObject *snap = PyList_GetSlice(lines, start, PyList_GET_SIZE(lines));
-    if (!snap) return NULL;
     L->running = 1;
-    PyObject *r = lane_run_(L, snap, first_line + (long)start);
+    PyObject *r = lane_run_(L, lines, start, first_line);
     L->running = 0;
-    Py_DECREF(snap);
-    if (!r) return NULL;
-    Py_ssize_t done = PyLong_AsSsize_t(r);
-    Py_DECREF(r);
-    if (done < 0 && PyErr_Occurred()) return NULL;
-    return PyLong_FromSsize_t(start + done);
+    return r;
 }
 
-static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line) {
-    const Py_ssize_t start = 0;
+/* lines is read live (a callback could change it): its length is checked on every line and the line
+ * being read is held */
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line) {
     PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
     if (!colsd) return NULL;
     for (int c = 0; c < NCOLS; c++) {
@@ -1502,10 +1495,12 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line) {
     int foreign = PyDict_Size(open) > 0;
     long n_xo = 0, n_prefixed = 0, n_xapi = 0, last_xapi = 0;
     Slot *last = NULL;
-    Py_ssize_t i = start, nlines = PyList_GET_SIZE(lines);
+    Py_ssize_t i = start;
     int failed = 0;
-    for (; i < nlines; i++) {
+    PyObject *held = NULL;
+    for (; i < PyList_GET_SIZE(lines); i++) {
         PyObject *lo = PyList_GET_ITEM(lines, i);
+        Py_XSETREF(held, Py_NewRef(lo));
         if (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) break;
         const char *s = (const char *)PyUnicode_DATA(lo);
         size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
@@ -1654,6 +1649,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, long first_line) {
         last = sl;
         last_xapi = 0;
     }
+    Py_XDECREF(held);
     if (!failed && last_xapi) { /* framer.last: the xapi record just emitted */
         PyObject *r = PyObject_CallMethod(L->framer, "_lane_last", "l", last_xapi);
         if (!r) failed = 1;

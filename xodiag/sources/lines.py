@@ -130,14 +130,23 @@ class LineFramer:
             self._feed(lines, first_line)
             return first_line + len(lines) - 1
         i, end = 0, len(lines)
+        skip = 0  # lines left to Python without asking the lane (it just made no progress)
+        misses = 0
         while i < end:
-            if self.bt is None and self.frag is None:
-                i = lane.run(lines, i, first_line)
+            if skip == 0 and self.bt is None and self.frag is None:
+                j = lane.run(lines, i, first_line)
+                if j > i:
+                    misses = 0
+                else:  # a stretch the lane does not take (non-ASCII text, backtraces): back off
+                    misses += 1
+                    skip = min(1 << misses, 256)
+                i = j
                 if i >= end:
                     break
             # the lane stopped at a line it leaves to the reference framer
             self._feed(lines[i : i + 1], first_line + i)
             i += 1
+            skip = max(0, skip - 1)
         return first_line + end - 1
 
     def _feed(self, lines: Iterable[str], first_line: int) -> None:
