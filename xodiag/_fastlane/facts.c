@@ -1,0 +1,397 @@
+/* xodiag._fastlane: Facts: events.extract_ids and events.error_from_text over plain ASCII text.
+ * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
+
+/* ---- Facts: the id and error regexes of events.py ------------------------------------------- */
+typedef struct {
+    int n;
+    const char *s[4];
+    size_t len[4];
+} Needles; /* literals without which a regex cannot match (any one of them); n == 0: no filter */
+
+static int has_any(const char *t, size_t n, const Needles *nd) {
+    if (nd->n == 0) return 1;
+    for (int i = 0; i < nd->n; i++)
+        if (find(t, n, nd->s[i], nd->len[i])) return 1;
+    return 0;
+}
+
+typedef struct {
+    PyObject_HEAD
+    Rx ids, ids_a, ctx, exports, tasks, addrs, errhead, codeprop, xapicode, errno_, ocaml;
+    int dash_off[4], n_dash_off;
+    Needles need_head, need_cprop, need_cxapi, need_errno, need_ocaml;
+    PyObject *needs; /* the five needle tuples of events._NEEDS (owned: the needles point into them) */
+    int ready;
+    int g_kind, g_vdi, g_head, g_msg, g_cprop, g_cxapi, g_cerrno, g_oname, g_oarg;
+    PyObject *session_ctx; /* tuple of ASCII str */
+    PyObject *empty;       /* events.EMPTY: the one empty list that empty cells share */
+} Facts;
+
+static PyTypeObject FactsType;
+
+static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"ids", "ctx", "exports", "task_refs", "addresses", "err_head", "code_prop",
+                             "xapi_code", "errno", "ocaml", "session_ctx", "empty", "needs", "id_dash_offsets",
+                             NULL};
+    PyObject *specs[10], *session, *empty, *needs, *offsets;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOOOOOOOOO!O!O!O!", kwlist, &specs[0], &specs[1], &specs[2],
+                                     &specs[3], &specs[4], &specs[5], &specs[6], &specs[7], &specs[8], &specs[9],
+                                     &PyTuple_Type, &session, &PyList_Type, &empty, &PyDict_Type, &needs,
+                                     &PyTuple_Type, &offsets))
+        return -1;
+    if (rx_compile(&self->ids_a, specs[0], 1) < 0) return -1;
+    self->n_dash_off = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(offsets) && i < 4; i++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(offsets, i));
+        if (v < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad id_dash_offsets");
+            return -1;
+        }
+        self->dash_off[self->n_dash_off++] = (int)v;
+    }
+    const char *need_keys[5] = {"err_head", "code_prop", "xapi_code", "errno", "ocaml"};
+    Needles *need_dst[5] = {&self->need_head, &self->need_cprop, &self->need_cxapi, &self->need_errno,
+                            &self->need_ocaml};
+    PyObject *owned = PyTuple_New(5);
+    if (!owned) return -1;
+    for (int k = 0; k < 5; k++) { /* validate everything before pointing into it */
+        PyObject *tup = PyDict_GetItemString(needs, need_keys[k]);
+        int ok = tup && PyTuple_Check(tup) && PyTuple_GET_SIZE(tup) <= 4;
+        for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(tup); i++) {
+            PyObject *lit = PyTuple_GET_ITEM(tup, i);
+            ok = PyUnicode_Check(lit) && PyUnicode_IS_ASCII(lit) && PyUnicode_GET_LENGTH(lit) > 0;
+        }
+        if (!ok) {
+            Py_DECREF(owned);
+            PyErr_Format(PyExc_ValueError, "needs[%s] must be a tuple of at most 4 non-empty ASCII str",
+                         need_keys[k]);
+            return -1;
+        }
+        PyTuple_SET_ITEM(owned, k, Py_NewRef(tup));
+    }
+    Py_XSETREF(self->needs, owned);
+    for (int k = 0; k < 5; k++) {
+        PyObject *tup = PyTuple_GET_ITEM(owned, k);
+        need_dst[k]->n = 0;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tup); i++) {
+            PyObject *lit = PyTuple_GET_ITEM(tup, i);
+            need_dst[k]->s[i] = (const char *)PyUnicode_DATA(lit);
+            need_dst[k]->len[i] = (size_t)PyUnicode_GET_LENGTH(lit);
+            need_dst[k]->n++;
+        }
+    }
+    Rx *rxs[10] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
+                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml};
+    for (int i = 0; i < 10; i++)
+        if (rx_compile(rxs[i], specs[i], 0) < 0) return -1;
+#define G(field, rx, name) if ((self->field = rx_group(&self->rx, name)) < 0) return -1;
+    G(g_kind, ctx, "kind") G(g_vdi, exports, "vdi") G(g_head, errhead, "head") G(g_msg, errhead, "msg")
+    G(g_cprop, codeprop, "code") G(g_cxapi, xapicode, "code") G(g_cerrno, errno_, "code")
+    G(g_oname, ocaml, "name") G(g_oarg, ocaml, "arg")
+#undef G
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(session); i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(session, i)) || !PyUnicode_IS_ASCII(PyTuple_GET_ITEM(session, i))) {
+            PyErr_SetString(PyExc_TypeError, "session_ctx must hold ASCII str");
+            return -1;
+        }
+    Py_INCREF(session);
+    Py_XSETREF(self->session_ctx, session);
+    Py_INCREF(empty);
+    Py_XSETREF(self->empty, empty);
+    self->ready = 1;
+    return 0;
+}
+
+static void facts_dealloc(Facts *self) {
+    Rx *rxs[11] = {&self->ids, &self->ctx, &self->exports, &self->tasks, &self->addrs, &self->errhead,
+                   &self->codeprop, &self->xapicode, &self->errno_, &self->ocaml, &self->ids_a};
+    for (int i = 0; i < 11; i++) rx_free(rxs[i]);
+    Py_XDECREF(self->needs);
+    Py_XDECREF(self->session_ctx);
+    Py_XDECREF(self->empty);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ---- ids and error facts: events.extract_ids and events.error_from_text, over ASCII text ------- */
+/* what extract_ids and the error trigger look for before running any regex, in one pass */
+enum { HAS_DASH = 1, HAS_SESSION = 2, HAS_TASK = 4, HAS_DOT = 8 };
+static int scan_flags(const char *t, size_t n) {
+    int f = 0;
+    if (memchr(t, '-', n)) f |= HAS_DASH;
+    if (memchr(t, '.', n)) f |= HAS_DOT;
+    for (const char *c = memchr(t, ':', n); c; c = memchr(c + 1, ':', (size_t)(t + n - c - 1))) {
+        if (c > t && (c[-1] == 'R' || c[-1] == 'D')) {
+            f |= HAS_TASK;
+            break;
+        }
+    }
+    if ((f & HAS_DASH) && find(t, n, "session_id=", 11)) f |= HAS_SESSION;
+    return f;
+}
+
+/* the next _ID_RE match at or after pos: tried only where its first "-" can be (events._ID_DASH_OFFSETS),
+ * leftmost first; >0 found (ids_a's ovector), 0 none, <0 error */
+static int next_id(Facts *F, const char *t, size_t n, size_t pos) {
+    long prev = (long)pos - 1; /* candidates start after the previous "-" (a match has none before its first) */
+    for (const char *d = memchr(t + pos, '-', n - pos); d; d = memchr(d + 1, '-', (size_t)(t + n - d - 1))) {
+        long di = (long)(d - t);
+        for (int k = F->n_dash_off - 1; k >= 0; k--) { /* largest offset = leftmost candidate first */
+            long p = di - F->dash_off[k];
+            if (p <= prev || p < (long)pos) continue;
+            int rc = rx_exec(&F->ids_a, t, n, (size_t)p);
+            if (rc != 0) return rc;
+        }
+        prev = di;
+    }
+    return 0;
+}
+
+/* append value to *list (created on first use) unless an equal string is in it; steals value */
+static int add_to(PyObject **list, PyObject *value) {
+    if (!value) return -1;
+    if (!*list && !(*list = PyList_New(0))) {
+        Py_DECREF(value);
+        return -1;
+    }
+    int c = PySequence_Contains(*list, value);
+    if (c == 0) c = PyList_Append(*list, value);
+    Py_DECREF(value);
+    return c < 0 ? -1 : 0;
+}
+
+/* events.extract_ids over plain ASCII text. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs,
+ * export_names, addresses) must be NULL on entry; a list stays NULL while it is empty. */
+static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
+    PyObject **vm = &out[0], **vdi = &out[1], **vbd = &out[2], **sr = &out[3], **uuids = &out[4],
+             **refs = &out[5], **tasks = &out[6], **exports = &out[7], **addrs = &out[8];
+    int flags = scan_flags(t, n), rc = 0;
+    if (flags & HAS_DASH) {
+        if (flags & HAS_SESSION) {
+            size_t pos = 0;
+            while (pos <= n && (rc = rx_exec(&F->exports, t, n, pos)) > 0) {
+                size_t s = g_s(&F->exports, 0), e = g_e(&F->exports, 0);
+                if (add_to(exports, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+                size_t vs = g_s(&F->exports, F->g_vdi), ve = g_e(&F->exports, F->g_vdi);
+                if (add_to(vdi, astr_lower(t + vs, (Py_ssize_t)(ve - vs))) < 0) return -1;
+                pos = e > s ? e : e + 1;
+            }
+            if (rc < 0) return -1;
+        }
+        size_t pos = 0;
+        while (pos < n && (rc = next_id(F, t, n, pos)) > 0) {
+            size_t s = g_s(&F->ids_a, 0), e = g_e(&F->ids_a, 0);
+            pos = e > s ? e : e + 1;
+            size_t b = s >= 16 ? s - 16 : 0;
+            PyObject *value;
+            if (t[s] == 'O' || t[s] == 'o') {
+                int secret = 0;
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(F->session_ctx); k++) {
+                    PyObject *c = PyTuple_GET_ITEM(F->session_ctx, k);
+                    size_t cl = (size_t)PyUnicode_GET_LENGTH(c);
+                    if (s - b >= cl && memcmp(t + s - cl, PyUnicode_DATA(c), cl) == 0) {
+                        secret = 1;
+                        break;
+                    }
+                }
+                if (secret) continue; /* a session id is a secret, not an object reference */
+                value = PyUnicode_New((Py_ssize_t)(e - s), 127);
+                if (!value) return -1;
+                char *d = (char *)PyUnicode_DATA(value);
+                memcpy(d, "OpaqueRef:", 10);
+                for (size_t k = s + 10; k < e; k++) d[k - s] = (t[k] >= 'A' && t[k] <= 'Z') ? (char)(t[k] + 32) : t[k];
+                Py_INCREF(value);
+                if (add_to(refs, value) < 0) {
+                    Py_DECREF(value);
+                    return -1;
+                }
+            } else {
+                value = astr_lower(t + s, (Py_ssize_t)(e - s));
+                if (!value) return -1;
+                Py_INCREF(value);
+                if (add_to(uuids, value) < 0) {
+                    Py_DECREF(value);
+                    return -1;
+                }
+            }
+            int c = rx_exec(&F->ctx, t + b, s - b, 0);
+            if (c > 0) {
+                size_t ks = g_s(&F->ctx, F->g_kind), ke = g_e(&F->ctx, F->g_kind);
+                char k[4] = {0};
+                for (size_t j = ks; j < ke && j - ks < 3; j++) k[j - ks] = (char)(t[b + j] | 0x20);
+                PyObject **dst = (ke - ks == 2 && !strcmp(k, "vm")) ? vm
+                                 : (ke - ks == 3 && !strcmp(k, "vdi")) ? vdi
+                                 : (ke - ks == 3 && !strcmp(k, "vbd")) ? vbd
+                                 : (ke - ks == 2 && !strcmp(k, "sr")) ? sr : NULL;
+                if (dst) {
+                    Py_INCREF(value);
+                    if (add_to(dst, value) < 0) c = -1;
+                }
+            }
+            Py_DECREF(value);
+            if (c < 0) return -1;
+        }
+        if (rc < 0) return -1;
+    }
+    if (flags & HAS_TASK) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_exec(&F->tasks, t, n, pos)) > 0) {
+            size_t s = g_s(&F->tasks, 0), e = g_e(&F->tasks, 0);
+            if (add_to(tasks, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+            pos = e > s ? e : e + 1;
+        }
+        if (rc < 0) return -1;
+    }
+    if (flags & HAS_DOT) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_exec(&F->addrs, t, n, pos)) > 0) {
+            size_t s = g_s(&F->addrs, 0), e = g_e(&F->addrs, 0);
+            pos = e > s ? e : e + 1;
+            int ok = 1, octet = 0;
+            for (size_t k = s; k < e && t[k] != ':'; k++) {
+                if (t[k] == '.') {
+                    if (octet >= 256) ok = 0;
+                    octet = 0;
+                } else {
+                    octet = octet * 10 + (t[k] - '0');
+                }
+            }
+            if (octet >= 256) ok = 0;
+            if (ok && add_to(addrs, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
+        }
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* emit_xo's trigger for error_from_text on a message: "Error", "_" or "exception" in it */
+static int wants_error_facts(const char *m, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = m[i];
+        if (c == '_') return 1;
+        if (c == 'E' && i + 5 <= n && memcmp(m + i, "Error", 5) == 0) return 1;
+        if (c == 'e' && i + 9 <= n && memcmp(m + i, "exception", 9) == 0) return 1;
+    }
+    return 0;
+}
+
+
+/* name, code, message: new references (Py_None when absent) */
+static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg);
+
+/* events.error_from_text over plain ASCII text: new references (None when absent); nothing on failure */
+static int error_facts(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
+    int rc = error_facts_(F, t, n, name, code, msg);
+    if (rc < 0) {
+        Py_CLEAR(*name);
+        Py_CLEAR(*code);
+        Py_CLEAR(*msg);
+    }
+    return rc;
+}
+
+static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyObject **code, PyObject **msg) {
+    *name = *code = *msg = NULL;
+    int rc = has_any(t, n, &F->need_head) ? rx_exec(&F->errhead, t, n, 0) : 0;
+    if (rc < 0) return -1;
+    if (rc > 0) {
+        size_t hs = g_s(&F->errhead, F->g_head), he = g_e(&F->errhead, F->g_head);
+        const char *cut = find(t + hs, he - hs, " [", 2);
+        if (cut) he = (size_t)(cut - t);
+        if (!(*name = astr(t + hs, (Py_ssize_t)(he - hs)))) return -1;
+        size_t ms = g_s(&F->errhead, F->g_msg), me = g_e(&F->errhead, F->g_msg);
+        strip_ws(t, &ms, &me);
+        if (me > ms && !(*msg = astr(t + ms, (Py_ssize_t)(me - ms)))) return -1;
+    }
+    Rx *crx[3] = {&F->codeprop, &F->xapicode, &F->errno_};
+    int cg[3] = {F->g_cprop, F->g_cxapi, F->g_cerrno};
+    Needles *cn[3] = {&F->need_cprop, &F->need_cxapi, &F->need_errno};
+    for (int i = 0; i < 3; i++) {
+        rc = has_any(t, n, cn[i]) ? rx_exec(crx[i], t, n, 0) : 0;
+        if (rc < 0) return -1;
+        if (rc > 0) {
+            size_t cs = g_s(crx[i], cg[i]), ce = g_e(crx[i], cg[i]);
+            if (!(*code = astr(t + cs, (Py_ssize_t)(ce - cs)))) return -1;
+            break;
+        }
+    }
+    if (!*name && has_any(t, n, &F->need_ocaml)) {
+        rc = rx_exec(&F->ocaml, t, n, 0);
+        if (rc < 0) return -1;
+        if (rc > 0) {
+            size_t ns = g_s(&F->ocaml, F->g_oname), ne = g_e(&F->ocaml, F->g_oname);
+            if (!(ne - ns == 9 && memcmp(t + ns, "exception", 9) == 0)) {
+                if (!(*name = astr(t + ns, (Py_ssize_t)(ne - ns)))) return -1;
+                if (g_set(&F->ocaml, F->g_oarg)) {
+                    size_t as = g_s(&F->ocaml, F->g_oarg), ae = g_e(&F->ocaml, F->g_oarg);
+                    strip_ws(t, &as, &ae);
+                    if (ae > as) {
+                        Py_XDECREF(*msg);
+                        if (!(*msg = astr(t + as, (Py_ssize_t)(ae - as)))) return -1;
+                    }
+                }
+            }
+        }
+    }
+    if (!*name) *name = Py_NewRef(Py_None);
+    if (!*code) *code = Py_NewRef(Py_None);
+    if (!*msg) *msg = Py_NewRef(Py_None);
+    return 0;
+}
+
+static int facts_ready(Facts *F) {
+    if (!F->ready) PyErr_SetString(PyExc_RuntimeError, "Facts is not initialised");
+    return F->ready;
+}
+
+static PyObject *facts_extract_ids(Facts *F, PyObject *text) {
+    if (!facts_ready(F)) return NULL;
+    size_t n;
+    const char *t = plain_text(text, &n);
+    if (!t) Py_RETURN_NONE;
+    PyObject *ids[9] = {0};
+    if (extract_ids(F, t, n, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        return NULL;
+    }
+    PyObject *out = PyTuple_New(9);
+    for (int i = 0; i < 9 && out; i++)
+        if (!ids[i] && !(ids[i] = PyList_New(0))) Py_CLEAR(out);
+    if (!out) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        return NULL;
+    }
+    for (int i = 0; i < 9; i++) PyTuple_SET_ITEM(out, i, ids[i]);
+    return out;
+}
+
+static PyObject *facts_error_facts(Facts *F, PyObject *text) {
+    if (!facts_ready(F)) return NULL;
+    size_t n;
+    const char *t = plain_text(text, &n);
+    if (!t) Py_RETURN_NONE;
+    PyObject *name, *code, *msg;
+    if (error_facts(F, t, n, &name, &code, &msg) < 0) {
+        Py_XDECREF(name); Py_XDECREF(code); Py_XDECREF(msg);
+        return NULL;
+    }
+    return Py_BuildValue("(NNN)", name, code, msg);
+}
+
+static PyMethodDef facts_methods[] = {
+    {"extract_ids", (PyCFunction)facts_extract_ids, METH_O,
+     "extract_ids(text) -> (vm, vdi, vbd, sr, uuids, refs, task_refs, export_names, addresses), "
+     "or None when the text is not plain ASCII"},
+    {"error_facts", (PyCFunction)facts_error_facts, METH_O,
+     "error_facts(text) -> (name, code, message), or None when the text is not plain ASCII"},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject FactsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xodiag._fastlane.Facts",
+    .tp_basicsize = sizeof(Facts),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "events.extract_ids and events.error_from_text over plain ASCII text, compiled.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)facts_init,
+    .tp_dealloc = (destructor)facts_dealloc,
+    .tp_methods = facts_methods,
+};

@@ -1,0 +1,945 @@
+/* xodiag._fastlane: Lane: the framer's fast lane (xo records, xapi records) and the rows it writes.
+ * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
+
+/* ---- the lane ---------------------------------------------------------------------------------- */
+#define MAXOPEN 16
+enum { C_TIME, C_TQ, C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
+       C_NAMESPACE, C_LEVEL, C_MESSAGE, C_CONTEXT, C_ERR_NAME, C_ERR_CODE, C_ERR_MSG, C_FRAMES, C_VM, C_VDI,
+       C_VBD, C_SR, C_UUIDS, C_REFS, C_TASK_REFS, C_EXPORTS, C_ADDRS, C_RAW, NCOLS };
+static const char *COLNAMES[NCOLS] = {
+    "time", "time_quality", "source", "line", "line_end", "span", "format", "kind", "host", "process", "pid",
+    "namespace", "level", "message", "context", "error_name", "error_code", "error_message", "frames", "vm",
+    "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses", "raw"};
+
+typedef struct {
+    int used;
+    PyObject *ident, *pid; /* key (borrowed from the intern cache; NULL = None) */
+    PyObject *pid_int;     /* the pid as an int (owned) */
+    Py_ssize_t stamp_s, stamp_e; /* the syslog stamp in the first line (stamp_e == 0: none) */
+    PyObject *host;              /* borrowed from the intern cache (NULL = None) */
+    PyObject *first;        /* owned: the first raw line */
+    Py_ssize_t body_off;    /* where the body starts in the first line */
+    PyObject *raws, *bodies; /* owned lists once a second line arrives */
+    PyObject *numbers;      /* owned list once another process interleaves */
+    long line, line_end;
+    long depth;
+    unsigned long seq; /* when it opened (flush keeps that order) */
+    Py_ssize_t iso_s, iso_e, hdr_end; /* in the body of the first line */
+    PyObject *ns, *lv;                 /* namespace and level (borrowed from the intern cache) */
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Rx syslog, xohdr, xapi;
+    int g_short, g_iso, g_host, g_ident, g_pid, g_time, g_ns, g_level;
+    int has_xapi, g_xtime, g_xlevel, g_thread, g_tname, g_task, g_brand;
+    PyObject *xapi_levels; /* records._XAPI_LEVELS (owned), when the lane also takes xapi lines */
+    PyObject *block_facts; /* records.block_facts (owned): a record's util.inspect data -> error facts */
+    Facts *facts; /* owned */
+    PyObject *framer, *builder, *yctx; /* owned */
+    PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd, *s_xapi, *s_syslog;
+    ICache cache;
+    Slot slots[MAXOPEN];
+    PyObject *cols[NCOLS]; /* borrowed during run() */
+    PyObject *time_kind, *time_value, *pending;
+    long rows; /* fast rows written (statistics) */
+    unsigned long seq;
+    int ready, running;
+    PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
+} Lane;
+
+static void pid_cache_clear(Lane *L) {
+    for (int i = 0; i < 8; i++) {
+        L->pid_str[i] = NULL;
+        Py_CLEAR(L->pid_int[i]);
+    }
+}
+
+static PyObject *pid_number(Lane *L, PyObject *pid) { /* borrowed */
+    for (int i = 0; i < 8; i++)
+        if (L->pid_str[i] == pid) return L->pid_int[i];
+    PyObject *v = PyLong_FromUnicodeObject(pid, 10);
+    if (!v) return NULL;
+    int slot = (int)(((uintptr_t)pid >> 4) & 7);
+    Py_XSETREF(L->pid_int[slot], v);
+    L->pid_str[slot] = pid;
+    return v;
+}
+
+static void slot_clear(Slot *s) {
+    s->host = NULL;
+    s->stamp_e = 0;
+    Py_CLEAR(s->pid_int);
+    Py_CLEAR(s->first);
+    Py_CLEAR(s->raws);
+    Py_CLEAR(s->bodies);
+    Py_CLEAR(s->numbers);
+    s->used = 0;
+}
+
+static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts",
+                             "xapi_header", "xapi_levels", "block_facts", NULL};
+    PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts, *xapi_spec = Py_None,
+             *levels = Py_None, *block = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block))
+        return -1;
+    if (block != Py_None) {
+        Py_INCREF(block);
+        Py_XSETREF(self->block_facts, block);
+    }
+    if (rx_compile(&self->syslog, sys_spec, 1) < 0 || rx_compile(&self->xohdr, xo_spec, 1) < 0) return -1;
+    if (xapi_spec != Py_None) {
+        if (!PyDict_Check(levels)) {
+            PyErr_SetString(PyExc_TypeError, "xapi_levels must be a dict");
+            return -1;
+        }
+        if (rx_compile(&self->xapi, xapi_spec, 1) < 0) return -1;
+#define G(field, name) if ((self->field = rx_group(&self->xapi, name)) < 0) return -1;
+        G(g_xtime, "xapi_time") G(g_xlevel, "xapi_level") G(g_thread, "thread_id") G(g_tname, "thread_name")
+        G(g_task, "task") G(g_brand, "brand")
+#undef G
+        self->has_xapi = 1;
+        Py_INCREF(levels);
+        Py_XSETREF(self->xapi_levels, levels);
+    }
+#define G(field, rx, name) if ((self->field = rx_group(&self->rx, name)) < 0) return -1;
+    G(g_short, syslog, "short_stamp") G(g_iso, syslog, "iso_stamp") G(g_host, syslog, "host")
+    G(g_ident, syslog, "ident") G(g_pid, syslog, "pid") G(g_time, xohdr, "iso_time")
+    G(g_ns, xohdr, "namespace") G(g_level, xohdr, "level")
+#undef G
+    if (!((Facts *)facts)->ready) {
+        PyErr_SetString(PyExc_ValueError, "facts is not initialised");
+        return -1;
+    }
+    if (self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "a Lane is initialised once");
+        return -1;
+    }
+    Py_INCREF(facts); self->facts = (Facts *)facts;
+    Py_INCREF(framer); self->framer = framer;
+    Py_INCREF(builder); self->builder = builder;
+    Py_INCREF(yctx); self->yctx = yctx;
+    Py_INCREF(source); self->source = source;
+    Py_INCREF(fmt); self->fmt = fmt;
+    self->s_record = PyUnicode_InternFromString("record");
+    self->s_iso = PyUnicode_InternFromString("iso");
+    self->s_ns = PyUnicode_InternFromString("ns");
+    self->s_xapi = PyUnicode_InternFromString("xapi");
+    self->s_syslog = PyUnicode_InternFromString("syslog");
+    if (!self->s_xapi || !self->s_syslog) return -1;
+    self->s_xo = PyUnicode_InternFromString("xo");
+    self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
+    self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
+    if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
+    self->ready = 1;
+    return 0;
+}
+
+static int lane_traverse(Lane *self, visitproc visit, void *arg) {
+    Py_VISIT(self->framer);
+    Py_VISIT(self->builder);
+    Py_VISIT(self->yctx);
+    Py_VISIT((PyObject *)self->facts);
+    Py_VISIT(self->block_facts);
+    Py_VISIT(self->xapi_levels);
+    for (int i = 0; i < MAXOPEN; i++) {
+        Py_VISIT(self->slots[i].raws);
+        Py_VISIT(self->slots[i].bodies);
+        Py_VISIT(self->slots[i].numbers);
+    }
+    return 0;
+}
+
+static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
+    for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
+    Py_CLEAR(self->framer);
+    Py_CLEAR(self->builder);
+    Py_CLEAR(self->yctx);
+    Py_CLEAR(self->facts);
+    Py_CLEAR(self->block_facts);
+    Py_CLEAR(self->xapi_levels);
+    self->ready = 0;
+    return 0;
+}
+
+static void lane_dealloc(Lane *self) {
+    PyObject_GC_UnTrack(self);
+    lane_clear(self);
+    for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
+    icache_clear(&self->cache);
+    pid_cache_clear(self);
+    rx_free(&self->syslog);
+    rx_free(&self->xohdr);
+    Py_XDECREF(self->framer);
+    Py_XDECREF(self->builder);
+    Py_XDECREF(self->yctx);
+    Py_XDECREF(self->source);
+    Py_XDECREF(self->fmt);
+    Py_XDECREF((PyObject *)self->facts);
+    Py_XDECREF(self->s_record);
+    Py_XDECREF(self->s_iso);
+    Py_XDECREF(self->s_ns);
+    Py_XDECREF(self->s_xapi);
+    Py_XDECREF(self->s_syslog);
+    Py_XDECREF(self->xapi_levels);
+    Py_XDECREF(self->block_facts);
+    rx_free(&self->xapi);
+    Py_XDECREF(self->s_xo);
+    Py_XDECREF(self->s_xo_prefixed);
+    Py_XDECREF(self->s_xapi_nbd);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ---- rows ------------------------------------------------------------------------------------- */
+static inline int put(Lane *L, int col, PyObject *v) { /* steals v */
+    if (!v) return -1;
+    int rc = PyList_Append(L->cols[col], v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* put, or drop v when an earlier put failed: v is always consumed; returns the new bad flag */
+static inline int put2(Lane *L, int col, PyObject *v, int bad) {
+    if (bad) {
+        Py_XDECREF(v);
+        return 1;
+    }
+    return put(L, col, v) < 0;
+}
+
+static int fast_row(Lane *L, Slot *sl) {
+    const char *line = (const char *)PyUnicode_DATA(sl->first);
+    const char *body = line + sl->body_off;
+    size_t blen = (size_t)(PyUnicode_GET_LENGTH(sl->first) - sl->body_off);
+    int64_t epoch;
+    PyObject *kind = L->s_ns, *iso;
+    if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
+        iso = PyLong_FromLongLong(epoch);
+    } else {
+        kind = L->s_iso;
+        iso = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
+    }
+    if (!iso) return -1;
+    if (PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, iso);
+        if (!r) {
+            Py_DECREF(iso);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    if (PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, iso) < 0) {
+        Py_DECREF(iso);
+        return -1;
+    }
+    Py_DECREF(iso);
+    const char *msg = body + sl->hdr_end;
+    size_t mlen = blen - (size_t)sl->hdr_end;
+    PyObject *ename, *ecode, *emsg;
+    if (wants_error_facts(msg, mlen)) {
+        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
+    } else {
+        ename = Py_NewRef(Py_None);
+        ecode = Py_NewRef(Py_None);
+        emsg = Py_NewRef(Py_None);
+    }
+    PyObject *ids[9] = {0};
+    if (extract_ids(L->facts, body, blen, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
+        return -1;
+    }
+    PyObject *ns = sl->ns, *lv = sl->lv;
+    int bad = 0;
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
+    PyObject *lineno = PyLong_FromLong(sl->line);
+    if (!lineno) bad = 1;
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
+    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
+    Py_XDECREF(lineno);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
+    bad = put2(L, C_LEVEL, Py_NewRef(lv), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_ERR_NAME, ename, bad);
+    bad = put2(L, C_ERR_CODE, ecode, bad);
+    bad = put2(L, C_ERR_MSG, emsg, bad);
+    ename = ecode = emsg = NULL;
+    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
+    for (int i = 0; i < 9; i++) {
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
+        ids[i] = NULL;
+    }
+    bad = put2(L, C_RAW, Py_NewRef(sl->first), bad);
+    Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    L->rows++;
+    return bad ? -1 : 0;
+}
+
+/* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
+ * s/len: the whole line; b: the body (after the syslog prefix); x: its xapi header match */
+static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
+                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n) {
+    Rx *x = &L->xapi;
+    int bad;
+    const char *msg = b + x->ov[1];
+    size_t mlen = blen - x->ov[1];
+    /* level, namespace, context ("<thread_id> <thread_name>|<task>", each stripped) */
+    size_t ls = g_s(x, L->g_xlevel), le = g_e(x, L->g_xlevel);
+    PyObject *lkey = icache_get(&L->cache, b + ls, (Py_ssize_t)(le - ls));
+    if (!lkey) return PyErr_Occurred() ? -1 : -2;
+    PyObject *level;
+    size_t bs = g_s(x, L->g_brand), be = g_e(x, L->g_brand);
+    PyObject *ns = icache_get(&L->cache, b + bs, (Py_ssize_t)(be - bs));
+    if (!ns) return PyErr_Occurred() ? -1 : -2;
+    char ctxbuf[512];
+    size_t cl = 0, ts = g_s(x, L->g_thread), te = g_e(x, L->g_thread);
+    size_t ns_ = g_set(x, L->g_tname) ? g_s(x, L->g_tname) : 0, ne = g_set(x, L->g_tname) ? g_e(x, L->g_tname) : 0;
+    size_t ks = g_set(x, L->g_task) ? g_s(x, L->g_task) : 0, ke = g_set(x, L->g_task) ? g_e(x, L->g_task) : 0;
+    if ((te - ts) + (ne - ns_) + (ke - ks) + 3 > sizeof ctxbuf) return -2;
+    memcpy(ctxbuf, b + ts, te - ts);
+    cl = te - ts;
+    ctxbuf[cl++] = ' ';
+    memcpy(ctxbuf + cl, b + ns_, ne - ns_);
+    cl += ne - ns_;
+    size_t a0 = 0, a1 = cl;
+    strip_ws(ctxbuf, &a0, &a1);
+    memmove(ctxbuf, ctxbuf + a0, a1 - a0);
+    cl = a1 - a0;
+    ctxbuf[cl++] = '|';
+    strip_ws(b, &ks, &ke);
+    memcpy(ctxbuf + cl, b + ks, ke - ks);
+    cl += ke - ks;
+    PyObject *kind = Py_None, *tv = NULL;
+    char buf[64];
+    int64_t epoch;
+    if (g_set(x, L->g_xtime)) { /* "20260430T21:50:00.002Z" -> "2026-04-30T21:50:00.002Z" */
+        size_t ts = g_s(x, L->g_xtime), te = g_e(x, L->g_xtime);
+        if (te - ts + 2 < sizeof buf) {
+            memcpy(buf, b + ts, 4); buf[4] = '-'; memcpy(buf + 5, b + ts + 4, 2); buf[7] = '-';
+            memcpy(buf + 8, b + ts + 6, te - ts - 6);
+            if (iso_ns(buf, te - ts + 2, &epoch) == 0) {
+                kind = L->s_ns;
+                tv = PyLong_FromLongLong(epoch);
+            }
+        }
+        if (kind == Py_None) {
+            kind = L->s_xapi;
+            tv = astr(b + ts, (Py_ssize_t)(te - ts));
+        }
+    } else if (stamp_e) {
+        if (s[stamp_s] >= '0' && s[stamp_s] <= '9') {
+            if (iso_ns(s + stamp_s, stamp_e - stamp_s, &epoch) == 0) {
+                kind = L->s_ns;
+                tv = PyLong_FromLongLong(epoch);
+            } else {
+                kind = L->s_iso;
+                tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
+            }
+        } else {
+            kind = L->s_syslog;
+            tv = icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s)); /* stamps repeat */
+            if (!tv && !PyErr_Occurred()) tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
+            else Py_XINCREF(tv);
+        }
+    } else {
+        tv = Py_NewRef(Py_None);
+    }
+    if (!tv) return -1;
+    if (kind != Py_None && PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
+        if (!r) {
+            Py_DECREF(tv);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    bad = PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    Py_DECREF(tv);
+    if (bad) return -1;
+    PyObject *ename, *ecode, *emsg;
+    if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
+    PyObject *ids[9] = {0};
+    if (extract_ids(L->facts, s, len, ids) < 0) {
+        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
+        return -1;
+    }
+    PyObject *lineno = PyLong_FromLong(n);
+    PyObject *pid_int = pid ? PyLong_FromUnicodeObject(pid, 10) : Py_NewRef(Py_None);
+    bad = !lineno || !pid_int;
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
+    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(host ? host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(ident ? ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(pid_int), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
+    level = bad ? NULL : PyDict_GetItemWithError(L->xapi_levels, lkey); /* no callback since: still valid */
+    if (!level && PyErr_Occurred()) bad = 1;
+    bad = put2(L, C_LEVEL, Py_NewRef(level ? level : Py_None), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, astr(ctxbuf, (Py_ssize_t)cl), bad);
+    bad = put2(L, C_ERR_NAME, ename, bad);
+    bad = put2(L, C_ERR_CODE, ecode, bad);
+    bad = put2(L, C_ERR_MSG, emsg, bad);
+    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
+    for (int i = 0; i < 9; i++) {
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
+        ids[i] = NULL;
+    }
+    bad = put2(L, C_RAW, Py_NewRef(lo), bad);
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    Py_XDECREF(lineno);
+    Py_XDECREF(pid_int);
+    L->rows++;
+    return bad ? -1 : 0;
+}
+
+/* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
+static PyObject *slot_rec(Lane *L, Slot *sl) {
+    PyObject *raws = sl->raws, *bodies = sl->bodies;
+    if (!raws) {
+        raws = PyList_New(1);
+        bodies = PyList_New(1);
+        PyObject *b = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
+        if (!raws || !bodies || !b) {
+            Py_XDECREF(raws); Py_XDECREF(bodies); Py_XDECREF(b);
+            return NULL;
+        }
+        PyList_SET_ITEM(raws, 0, Py_NewRef(sl->first));
+        PyList_SET_ITEM(bodies, 0, b);
+    } else {
+        Py_INCREF(raws);
+        Py_INCREF(bodies);
+    }
+    PyObject *stamp = sl->stamp_e ? PyUnicode_Substring(sl->first, sl->stamp_s, sl->stamp_e) : Py_NewRef(Py_None);
+    if (!stamp) {
+        Py_DECREF(raws);
+        Py_DECREF(bodies);
+        return NULL;
+    }
+    PyObject *r = PyObject_CallMethod(L->framer, "_lane_rec", "llOOOOOOlO", sl->line, sl->line_end, raws, bodies,
+                                      stamp, sl->host ? sl->host : Py_None,
+                                      sl->ident ? sl->ident : Py_None, sl->pid ? sl->pid : Py_None, sl->depth,
+                                      sl->numbers ? sl->numbers : Py_None);
+    Py_DECREF(stamp);
+    Py_DECREF(raws);
+    Py_DECREF(bodies);
+    return r;
+}
+
+static int need_offset(Lane *L) {
+    PyObject *o = PyObject_GetAttrString(L->yctx, "offset");
+    if (!o) return -1;
+    int r = o == Py_None;
+    Py_DECREF(o);
+    return r;
+}
+
+static int put_long_list(PyObject *list, long v) {
+    PyObject *o = PyLong_FromLong(v);
+    int rc = o ? PyList_Append(list, o) : -1;
+    Py_XDECREF(o);
+    return rc;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* a finished record: a fast row, or the Python framer's emit */
+/* a record whose header line opens util.inspect data ("... unhandled error event {") and whose data
+ * lines follow (records.emit_xo with _split_message's first case). 0 written, -1 error, -2 Python's turn. */
+static int data_row(Lane *L, Slot *sl) {
+    const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+    Py_ssize_t blen = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
+    Py_ssize_t r0 = sl->hdr_end, r1 = blen;
+    while (r1 > r0 && is_space(body[r1 - 1])) r1--; /* r = rest.rstrip() */
+    if (r1 == r0 || (body[r1 - 1] != '{' && body[r1 - 1] != '[')) return -2;
+    Py_ssize_t cut = -1;
+    for (Py_ssize_t i = r1 - 1; i >= r0; i--)
+        if (body[i] == ' ') {
+            cut = i;
+            break;
+        }
+    Py_ssize_t h1 = cut >= 0 ? cut : r0; /* message = r[:cut].rstrip(); opener = r[cut + 1:] (or all of r) */
+    while (h1 > r0 && is_space(body[h1 - 1])) h1--;
+    Py_ssize_t o0 = cut >= 0 ? cut + 1 : r0;
+    PyObject *parts = PyList_GetSlice(sl->bodies, 0, PyList_GET_SIZE(sl->bodies));
+    PyObject *opener = parts ? astr(body + o0, r1 - o0) : NULL;
+    if (!opener) {
+        Py_XDECREF(parts);
+        return -1;
+    }
+    PyList_SetItem(parts, 0, opener); /* steals opener */
+    PyObject *nl = PyUnicode_FromStringAndSize("\n", 1);
+    PyObject *data = nl ? PyUnicode_Join(nl, parts) : NULL;
+    Py_DECREF(parts);
+    if (!data) {
+        Py_XDECREF(nl);
+        return -1;
+    }
+    PyObject *facts = PyObject_CallOneArg(L->block_facts, data);
+    Py_DECREF(data);
+    if (!facts || facts == Py_None) { /* None: the grammar rejected the data; Python keeps the line accounting */
+        Py_DECREF(nl);
+        Py_XDECREF(facts);
+        return facts ? -2 : -1;
+    }
+    PyObject *ename, *ecode, *emsg, *frames;
+    if (!PyArg_ParseTuple(facts, "OOOO", &ename, &ecode, &emsg, &frames)) {
+        Py_DECREF(nl);
+        Py_DECREF(facts);
+        return -1;
+    }
+    Py_INCREF(ename); Py_INCREF(ecode); Py_INCREF(emsg); Py_INCREF(frames);
+    Py_DECREF(facts);
+    const char *msg = body + r0;
+    size_t mlen = (size_t)(h1 - r0);
+    if (ename == Py_None && ecode == Py_None && wants_error_facts(msg, mlen)) {
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) {
+            Py_DECREF(nl);
+            Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
+            return -1;
+        }
+        frames = Py_NewRef(L->facts->empty); /* error_from_text's facts carry no frames */
+    }
+    PyObject *raw = PyUnicode_Join(nl, sl->raws);
+    PyObject *joined = raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
+    Py_DECREF(nl);
+    PyObject *ids[9] = {0};
+    size_t jn = 0;
+    const char *jt = joined ? plain_text(joined, &jn) : NULL;
+    if (joined && !jt) { /* not plain text after all: Python's turn */
+        Py_DECREF(joined);
+        Py_XDECREF(raw);
+        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+        return -2;
+    }
+    int bad = !jt || extract_ids(L->facts, jt, jn, ids) < 0;
+    Py_XDECREF(joined);
+    int64_t epoch;
+    PyObject *kind = L->s_ns, *tv = NULL;
+    if (!bad) {
+        if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
+            tv = PyLong_FromLongLong(epoch);
+        } else {
+            kind = L->s_iso;
+            tv = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
+        }
+        bad = !tv;
+    }
+    if (!bad && PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
+        bad = !r;
+        Py_XDECREF(r);
+    }
+    bad = bad || PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    Py_XDECREF(tv);
+    PyObject *lineno = bad ? NULL : PyLong_FromLong(sl->line);
+    bad = bad || !lineno;
+    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
+    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
+    bad = put2(L, C_LINE_END, PyLong_FromLong(sl->line_end), bad);
+    bad = put2(L, C_SPAN, PyLong_FromSsize_t(PyList_GET_SIZE(sl->raws)), bad);
+    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
+    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
+    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
+    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
+    bad = put2(L, C_NAMESPACE, Py_NewRef(sl->ns), bad);
+    bad = put2(L, C_LEVEL, Py_NewRef(sl->lv), bad);
+    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
+    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
+    bad = put2(L, C_ERR_NAME, Py_NewRef(ename), bad);
+    bad = put2(L, C_ERR_CODE, Py_NewRef(ecode), bad);
+    bad = put2(L, C_ERR_MSG, Py_NewRef(emsg), bad);
+    bad = put2(L, C_FRAMES, PyList_GET_SIZE(frames) ? Py_NewRef(frames) : Py_NewRef(L->facts->empty), bad);
+    for (int i = 0; i < 9; i++) {
+        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
+        ids[i] = NULL;
+    }
+    bad = put2(L, C_RAW, Py_NewRef(raw), bad);
+    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    Py_XDECREF(lineno);
+    Py_XDECREF(raw);
+    Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+    if (!bad) L->rows++;
+    return bad ? -1 : 0;
+}
+
+static int finish(Lane *L, Slot *sl, int *offset_unknown) {
+    int simple = sl->raws == NULL;
+    if (simple && *offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')
+        simple = 0; /* emit_xo learns the journal offset from it */
+    if (simple) {
+        const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+        Py_ssize_t e = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
+        while (e > sl->hdr_end && is_space(body[e - 1])) e--;
+        if (e > sl->hdr_end && (body[e - 1] == '}' || body[e - 1] == ']')) simple = 0; /* data on the line */
+    }
+    int rc = -2;
+    if (simple) {
+        rc = fast_row(L, sl);
+    } else if (sl->raws && L->block_facts &&
+               !(*offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')) {
+        rc = data_row(L, sl);
+    }
+    if (rc == -2) {
+        PyObject *rec = slot_rec(L, sl);
+        PyObject *mn = rec ? PyUnicode_InternFromString("_emit") : NULL;
+        PyObject *r = mn ? PyObject_CallMethodOneArg(L->framer, mn, rec) : NULL;
+        Py_XDECREF(mn);
+        Py_XDECREF(rec);
+        rc = r ? 0 : -1;
+        Py_XDECREF(r);
+        if (rc == 0 && *offset_unknown) {
+            int u = need_offset(L);
+            if (u < 0) rc = -1;
+            else *offset_unknown = u;
+        }
+    }
+    slot_clear(sl);
+    return rc;
+}
+
+static long brackets(const char *s, size_t n) {
+    long d = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '{' || c == '[') d++;
+        else if (c == '}' || c == ']') d--;
+    }
+    return d;
+}
+
+static Slot *find_slot(Lane *L, PyObject *ident, PyObject *pid) {
+    for (int i = 0; i < MAXOPEN; i++)
+        if (L->slots[i].used && L->slots[i].ident == ident && L->slots[i].pid == pid) return &L->slots[i];
+    return NULL;
+}
+
+static PyObject *key_of(PyObject *ident, PyObject *pid) {
+    return PyTuple_Pack(2, ident ? ident : Py_None, pid ? pid : Py_None);
+}
+
+/* hand every open slot to the Python framer; framer.last = the slot touched last */
+static int flush(Lane *L, Slot *last) {
+    /* in the order the records opened: the Python framer's open dict keeps that order, and close() emits
+     * in it (which record a pending row takes its time from, which one teaches the journal's offset) */
+    PyObject *open = PyObject_GetAttrString(L->framer, "open");
+    int rc = open ? 0 : -1;
+    for (;;) {
+        Slot *sl = NULL;
+        for (int i = 0; i < MAXOPEN; i++)
+            if (L->slots[i].used && (!sl || L->slots[i].seq < sl->seq)) sl = &L->slots[i];
+        if (!sl) break;
+        if (rc == 0) { /* after an error, only clear: no slot may outlive the run (borrowed cache entries) */
+            PyObject *rec = slot_rec(L, sl);
+            PyObject *key = rec ? key_of(sl->ident, sl->pid) : NULL;
+            if (!key || PyDict_SetItem(open, key, rec) < 0) rc = -1;
+            if (rc == 0 && sl == last && PyObject_SetAttrString(L->framer, "last", rec) < 0) rc = -1;
+            Py_XDECREF(key);
+            Py_XDECREF(rec);
+        }
+        slot_clear(sl);
+    }
+    Py_XDECREF(open);
+    return rc;
+}
+
+static int bump(PyObject *counts, PyObject *name, long by) {
+    if (!by) return 0;
+    PyObject *cur = PyDict_GetItemWithError(counts, name);
+    if (!cur) return PyErr_Occurred() ? -1 : 0;
+    long v = PyLong_AsLong(cur);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    PyObject *nv = PyLong_FromLong(v + by);
+    int rc = nv ? PyDict_SetItem(counts, name, nv) : -1;
+    Py_XDECREF(nv);
+    return rc;
+}
+
+/* run(lines, start, first_line) -> index of the first line left to the Python framer */
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line);
+
+static PyObject *lane_run(Lane *L, PyObject *args) {
+    PyObject *lines;
+    Py_ssize_t start;
+    long first_line;
+    if (!PyArg_ParseTuple(args, "O!nl", &PyList_Type, &lines, &start, &first_line)) return NULL;
+    if (!L->ready || L->running) {
+        PyErr_SetString(PyExc_RuntimeError, L->ready ? "Lane.run is not re-entrant" : "Lane is not initialised");
+        return NULL;
+    }
+    if (start < 0 || start > PyList_GET_SIZE(lines)) {
+        PyErr_SetString(PyExc_IndexError, "start out of range");
+        return NULL;
+    }
+    L->running = 1;
+    PyObject *r = lane_run_(L, lines, start, first_line);
+    L->running = 0;
+    return r;
+}
+
+/* lines is read live (a callback could change it): its length is checked on every line and the line
+ * being read is held */
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line) {
+    PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
+    if (!colsd) return NULL;
+    for (int c = 0; c < NCOLS; c++) {
+        L->cols[c] = PyDict_GetItemString(colsd, COLNAMES[c]);
+        if (!L->cols[c] || !PyList_Check(L->cols[c])) {
+            for (int k = 0; k < c; k++) Py_CLEAR(L->cols[k]);
+            Py_DECREF(colsd);
+            PyErr_Format(PyExc_RuntimeError, "builder has no column %s", COLNAMES[c]);
+            return NULL;
+        }
+        Py_INCREF(L->cols[c]); /* owned for the run */
+    }
+    PyObject *tk = PyObject_GetAttrString(L->builder, "time_kind");
+    PyObject *tv = PyObject_GetAttrString(L->builder, "time_value");
+    PyObject *pend = PyObject_GetAttrString(L->builder, "pending");
+    PyObject *open = PyObject_GetAttrString(L->framer, "open");
+    PyObject *counts = PyObject_GetAttrString(L->framer, "counts");
+    PyObject *result = NULL;
+    if (!tk || !tv || !pend || !open || !counts) goto done;
+    L->time_kind = tk;
+    L->time_value = tv;
+    L->pending = pend;
+    if (L->cache.used > ICACHE * 3 / 4) { /* no slot is open between runs */
+        icache_clear(&L->cache);
+        pid_cache_clear(L);
+    }
+    int offset_unknown = need_offset(L);
+    if (offset_unknown < 0) goto done;
+    int foreign = PyDict_Size(open) > 0;
+    long n_xo = 0, n_prefixed = 0, n_xapi = 0, last_xapi = 0;
+    Slot *last = NULL;
+    Py_ssize_t i = start;
+    int failed = 0;
+    PyObject *held = NULL;
+    for (; i < PyList_GET_SIZE(lines); i++) {
+        PyObject *lo = PyList_GET_ITEM(lines, i);
+        Py_XSETREF(held, Py_NewRef(lo));
+        if (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) break;
+        const char *s = (const char *)PyUnicode_DATA(lo);
+        size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
+        int ctrl = 0;
+        for (size_t k = 0; k < len; k++)
+            if ((unsigned char)s[k] < 0x20 && s[k] != '\t') {
+                ctrl = 1;
+                break;
+            }
+        if (ctrl || len == 0) break;
+        long n = first_line + (long)i;
+        size_t boff = 0;
+        PyObject *host = NULL, *ident = NULL, *pid = NULL; /* borrowed from the intern cache */
+        size_t stamp_s = 0, stamp_e = 0;
+        char c0 = s[0];
+        if ((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || (c0 >= '0' && c0 <= '9')) {
+            int rc = rx_exec(&L->syslog, s, len, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc > 0) {
+                Rx *x = &L->syslog;
+                int g = g_set(x, L->g_short) ? L->g_short : L->g_iso;
+                host = icache_get(&L->cache, s + g_s(x, L->g_host), g_e(x, L->g_host) - g_s(x, L->g_host));
+                ident = host ? icache_get(&L->cache, s + g_s(x, L->g_ident), g_e(x, L->g_ident) - g_s(x, L->g_ident))
+                             : NULL;
+                if (!ident) { failed = PyErr_Occurred() != NULL; break; }
+                if (g_set(x, L->g_pid)) {
+                    pid = icache_get(&L->cache, s + g_s(x, L->g_pid), g_e(x, L->g_pid) - g_s(x, L->g_pid));
+                    if (!pid) { failed = PyErr_Occurred() != NULL; break; }
+                }
+                stamp_s = g_s(x, g);
+                stamp_e = g_e(x, g);
+                boff = x->ov[1];
+            }
+        }
+        const char *b = s + boff;
+        size_t blen = len - boff;
+        char b0 = blen ? b[0] : 0;
+        if (b0 >= '0' && b0 <= '9' && blen > 24 && b[4] == '-') {
+            int rc = rx_exec(&L->xohdr, b, blen, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc > 0) {
+                Rx *x = &L->xohdr;
+                PyObject *ns = icache_get(&L->cache, b + g_s(x, L->g_ns), g_e(x, L->g_ns) - g_s(x, L->g_ns));
+                PyObject *lv = ns ? icache_get(&L->cache, b + g_s(x, L->g_level), g_e(x, L->g_level) - g_s(x, L->g_level))
+                                  : NULL;
+                if (!lv) { failed = PyErr_Occurred() != NULL; break; }
+                size_t iso_s = g_s(x, L->g_time), iso_e = g_e(x, L->g_time), hdr_end = x->ov[1];
+                if (foreign) {
+                    PyObject *key = key_of(ident, pid);
+                    int in = key ? PyDict_Contains(open, key) : -1;
+                    PyObject *r = NULL;
+                    if (in == 1) {
+                        PyObject *mn = PyUnicode_InternFromString("_close_key");
+                        r = mn ? PyObject_CallMethodOneArg(L->framer, mn, key) : NULL;
+                        Py_XDECREF(mn);
+                    }
+                    Py_XDECREF(key);
+                    if (in < 0 || (in == 1 && !r)) { failed = 1; break; }
+                    Py_XDECREF(r);
+                    foreign = PyDict_Size(open) > 0;
+                }
+                Slot *sl = find_slot(L, ident, pid);
+                if (sl && finish(L, sl, &offset_unknown) < 0) { failed = 1; break; }
+                if (!sl) {
+                    for (int k = 0; k < MAXOPEN; k++)
+                        if (!L->slots[k].used) { sl = &L->slots[k]; break; }
+                    if (!sl) { break; } /* too many interleaved processes: Python's turn */
+                }
+                sl->used = 1;
+                sl->seq = ++L->seq;
+                sl->ident = ident;
+                sl->pid = pid;
+                sl->pid_int = NULL;
+                if (pid && !(sl->pid_int = Py_XNewRef(pid_number(L, pid)))) { sl->used = 0; failed = 1; break; }
+                sl->stamp_s = (Py_ssize_t)stamp_s;
+                sl->stamp_e = (Py_ssize_t)stamp_e;
+                sl->host = host;
+                sl->first = Py_NewRef(lo);
+                sl->body_off = (Py_ssize_t)boff;
+                sl->line = sl->line_end = n;
+                long d = brackets(b, blen);
+                sl->depth = d > 0 ? d : 0;
+                sl->iso_s = (Py_ssize_t)iso_s;
+                sl->iso_e = (Py_ssize_t)iso_e;
+                sl->hdr_end = (Py_ssize_t)hdr_end;
+                sl->ns = ns;
+                sl->lv = lv;
+                if (stamp_e) n_prefixed++;
+                else n_xo++;
+                last = sl;
+                last_xapi = 0;
+                continue;
+            }
+        }
+        /* not a header: a continuation of an open record, or the Python framer's line */
+        size_t k = 0;
+        while (k < blen && (b[k] == ' ' || b[k] == '\t')) k++;
+        if (k == blen) break; /* blank */
+        int is_nbd = ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0);
+        if (b0 == '[') { /* a xapi line (LineFramer._xapi), or a blob note */
+            if (!L->has_xapi || is_nbd) break;
+            int rc = rx_exec(&L->xapi, b, blen, 0);
+            if (rc < 0) { failed = 1; break; }
+            if (rc == 0) break;
+            size_t bs = g_s(&L->xapi, L->g_brand), be = g_e(&L->xapi, L->g_brand);
+            if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) break; /* grouped by thread: Python */
+            if (find(s, len, "#0", 2) || find(s, len, "\\x", 2)) break; /* escapes (host too): Python decodes */
+            rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n);
+            if (rc == -2) break; /* a shape left to Python */
+            if (rc < 0) { failed = 1; break; }
+            n_xapi++;
+            last = NULL;
+            last_xapi = n;
+            continue;
+        }
+        if (is_nbd) break;
+        if (blen >= 17 && memcmp(b, "message repeated ", 17) == 0) break;
+        Slot *sl = find_slot(L, ident, pid);
+        if (!sl || !(b0 == ' ' || b0 == '\t' || b0 == '}' || b0 == ']' || b0 == ')' || sl->depth > 0)) break;
+        /* append (LineFramer._add_line / _append) */
+        if (!sl->raws) {
+            sl->raws = PyList_New(1);
+            sl->bodies = PyList_New(1);
+            PyObject *fb = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
+            if (!sl->raws || !sl->bodies || !fb) { Py_XDECREF(fb); failed = 1; break; }
+            PyList_SET_ITEM(sl->raws, 0, Py_NewRef(sl->first));
+            PyList_SET_ITEM(sl->bodies, 0, fb);
+        }
+        if (!sl->numbers && n != sl->line_end + 1) {
+            sl->numbers = PyList_New(0);
+            if (!sl->numbers) { failed = 1; break; }
+            for (long m = sl->line; m <= sl->line_end; m++)
+                if (put_long_list(sl->numbers, m) < 0) { failed = 1; break; }
+            if (failed) break;
+        }
+        if (sl->numbers && put_long_list(sl->numbers, n) < 0) { failed = 1; break; }
+        PyObject *bo = astr(b, (Py_ssize_t)blen);
+        if (!bo || PyList_Append(sl->raws, lo) < 0 || PyList_Append(sl->bodies, bo) < 0) {
+            Py_XDECREF(bo);
+            failed = 1;
+            break;
+        }
+        Py_DECREF(bo);
+        sl->line_end = n;
+        if (sl->depth > 0) sl->depth += brackets(b, blen);
+        last = sl;
+        last_xapi = 0;
+    }
+    Py_XDECREF(held);
+    if (!failed && last_xapi) { /* framer.last: the xapi record just emitted */
+        PyObject *r = PyObject_CallMethod(L->framer, "_lane_last", "l", last_xapi);
+        if (!r) failed = 1;
+        Py_XDECREF(r);
+    }
+    if (!failed) {
+        if (flush(L, last) < 0) failed = 1;
+    } else {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        flush(L, last);
+        PyErr_Restore(et, ev, tb);
+    }
+    if (!failed && (bump(counts, L->s_xo, n_xo) < 0 || bump(counts, L->s_xo_prefixed, n_prefixed) < 0 ||
+                    bump(counts, L->s_xapi, n_xapi) < 0))
+        failed = 1;
+    if (!failed) result = PyLong_FromSsize_t(i);
+done:
+    Py_XDECREF(colsd);
+    Py_XDECREF(tk);
+    Py_XDECREF(tv);
+    Py_XDECREF(pend);
+    Py_XDECREF(open);
+    Py_XDECREF(counts);
+    L->time_kind = L->time_value = L->pending = NULL;
+    for (int c = 0; c < NCOLS; c++) Py_CLEAR(L->cols[c]);
+    return result;
+}
+
+/* ---- type and module -------------------------------------------------------------------------- */
+static PyObject *lane_rows(Lane *L, void *closure) { return PyLong_FromLong(L->rows); }
+
+static PyMethodDef lane_methods[] = {
+    {"run", (PyCFunction)lane_run, METH_VARARGS,
+     "run(lines, start, first_line) -> index of the first line left to the Python framer"},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef lane_getset[] = {{"rows", (getter)lane_rows, NULL, "fast rows written", NULL},
+                                    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject LaneType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "xodiag._fastlane.Lane",
+    .tp_basicsize = sizeof(Lane),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)lane_traverse,
+    .tp_clear = (inquiry)lane_clear,
+    .tp_free = PyObject_GC_Del,
+    .tp_doc = "The compiled fast lane of one LineFramer (see xodiag/sources/fastlane.py).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)lane_init,
+    .tp_dealloc = (destructor)lane_dealloc,
+    .tp_methods = lane_methods,
+    .tp_getset = lane_getset,
+};

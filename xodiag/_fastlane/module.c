@@ -1,0 +1,82 @@
+/* xodiag._fastlane: fill(), reserve() and the module definition.
+ * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
+
+/* fill(out, values, order=None): out[i] = values[order[i]] (or values[i]); out is a fresh 1-D object
+ * ndarray (np.empty(n, dtype=object)), order an int64 ndarray: the chunk's columns, in line order,
+ * without numpy's per-element iteration */
+static PyObject *mod_fill(PyObject *self, PyObject *args) {
+    PyObject *out, *values, *order = Py_None;
+    if (!PyArg_ParseTuple(args, "OO!|O", &out, &PyList_Type, &values, &order)) return NULL;
+    Py_buffer ob, xb = {0};
+    if (PyObject_GetBuffer(out, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(values);
+    if (strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) || ob.len / ob.itemsize != n) {
+        PyErr_SetString(PyExc_ValueError, "out must be an object array as long as values");
+        goto done;
+    }
+    const int64_t *idx = NULL;
+    if (order != Py_None) {
+        if (PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
+        if (xb.itemsize != 8 || xb.len / 8 != n || (strcmp(xb.format, "l") != 0 && strcmp(xb.format, "q") != 0)) {
+            PyErr_SetString(PyExc_ValueError, "order must be an int64 array as long as values");
+            goto done;
+        }
+        idx = (const int64_t *)xb.buf;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (idx[i] < 0 || idx[i] >= n) {
+                PyErr_SetString(PyExc_IndexError, "order out of range");
+                goto done;
+            }
+    }
+    PyObject **dst = (PyObject **)ob.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(values, idx ? idx[i] : i);
+        Py_INCREF(v);
+        PyObject *old = dst[i];
+        dst[i] = v;
+        Py_XDECREF(old);
+    }
+    result = Py_NewRef(out);
+done:
+    PyBuffer_Release(&ob);
+    if (xb.obj) PyBuffer_Release(&xb);
+    return result;
+}
+
+/* reserve(list, n): room for n items in an empty list, so appends never reallocate and copy it */
+static PyObject *mod_reserve(PyObject *self, PyObject *args) {
+    PyObject *list;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!n", &PyList_Type, &list, &n)) return NULL;
+    PyListObject *l = (PyListObject *)list;
+    if (Py_SIZE(l) == 0 && n > l->allocated && n < PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(PyObject *)) {
+        PyObject **items = PyMem_Realloc(l->ob_item, (size_t)n * sizeof(PyObject *));
+        if (!items) return PyErr_NoMemory();
+        l->ob_item = items;
+        l->allocated = n;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef mod_methods[] = {
+    {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
+    {"fill", mod_fill, METH_VARARGS, "fill(out, values, order=None): out[i] = values[order[i]], for object arrays"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
+                                    "Compiled fast lane of xodiag's line framer.", -1, mod_methods};
+
+PyMODINIT_FUNC PyInit__fastlane(void) {
+    if (load_pcre2() < 0) return NULL;
+    if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
+        PyModule_AddObjectRef(m, "Facts", (PyObject *)&FactsType) < 0 ||
+        PyModule_AddObjectRef(m, "Matcher", (PyObject *)&MatcherType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

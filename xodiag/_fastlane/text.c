@@ -1,0 +1,96 @@
+/* xodiag._fastlane: string helpers, the plain-text test and the intern cache.
+ * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+static PyObject *astr(const char *s, Py_ssize_t n) {
+    PyObject *o = PyUnicode_New(n, 127);
+    if (o) memcpy(PyUnicode_DATA(o), s, (size_t)n);
+    return o;
+}
+
+static PyObject *astr_lower(const char *s, Py_ssize_t n) {
+    PyObject *o = PyUnicode_New(n, 127);
+    if (!o) return NULL;
+    char *d = (char *)PyUnicode_DATA(o);
+    for (Py_ssize_t i = 0; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+    return o;
+}
+
+/* memmem for the short needles used here: memchr on the first byte, then compare (glibc's memmem has a
+ * setup cost per call that dominates on ~100-byte lines) */
+static inline const char *find(const char *t, size_t n, const char *needle, size_t len) {
+    if (len == 0) return t;
+    if (len > n) return NULL;
+    const char *end = t + n - len + 1;
+    for (const char *c = t; c < end; c++) {
+        c = memchr(c, needle[0], (size_t)(end - c));
+        if (!c) return NULL;
+        if (memcmp(c + 1, needle + 1, len - 1) == 0) return c;
+    }
+    return NULL;
+}
+
+
+/* interned strings for the values that repeat on every line (hosts, idents, pids, namespaces):
+ * an open-addressing hash table; when it fills up, new values are left to Python until the next run */
+#define ICACHE 512 /* entries in use at most */
+#define IBUCKETS 1024
+typedef struct {
+    char *s;
+    Py_ssize_t n;
+    uint64_t h;
+    PyObject *o;
+} IEntry;
+
+typedef struct {
+    IEntry e[IBUCKETS];
+    int used;
+} ICache;
+
+static PyObject *icache_get(ICache *c, const char *s, Py_ssize_t n) { /* borrowed */
+    uint64_t h = 1469598103934665603ull;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    size_t b = (size_t)(h & (IBUCKETS - 1));
+    while (c->e[b].s) {
+        if (c->e[b].h == h && c->e[b].n == n && memcmp(c->e[b].s, s, (size_t)n) == 0) return c->e[b].o;
+        b = (b + 1) & (IBUCKETS - 1);
+    }
+    if (c->used >= ICACHE) return NULL; /* full, no error: the caller leaves the line to Python */
+    PyObject *o = astr(s, n);
+    if (!o) return NULL;
+    PyUnicode_InternInPlace(&o);
+    char *copy = PyMem_Malloc((size_t)n + 1);
+    if (!copy) {
+        Py_DECREF(o);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, s, (size_t)n);
+    c->e[b] = (IEntry){copy, n, h, o};
+    c->used++;
+    return o;
+}
+
+static void icache_clear(ICache *c) {
+    for (int i = 0; i < IBUCKETS; i++) {
+        if (!c->e[i].s) continue;
+        PyMem_Free(c->e[i].s);
+        Py_DECREF(c->e[i].o);
+        c->e[i].s = NULL;
+    }
+    c->used = 0;
+}
+
+/* text the regexes may run on: ASCII, no control characters but tab and newline; else NULL */
+static const char *plain_text(PyObject *text, size_t *n) {
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) return NULL;
+    const char *t = (const char *)PyUnicode_DATA(text);
+    *n = (size_t)PyUnicode_GET_LENGTH(text);
+    for (size_t k = 0; k < *n; k++)
+        if ((unsigned char)t[k] < 0x20 && t[k] != '\t' && t[k] != '\n') return NULL;
+    return t;
+}
+
+static void strip_ws(const char *t, size_t *s, size_t *e) {
+    while (*s < *e && (t[*s] == ' ' || t[*s] == '\t')) (*s)++;
+    while (*e > *s && (t[*e - 1] == ' ' || t[*e - 1] == '\t')) (*e)--;
+}
