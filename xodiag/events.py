@@ -116,29 +116,25 @@ _FASTLANE: Any = None
 RESERVE_ROWS = 10240  # a chunk's events (reader.CHUNK_EVENTS) and a little more
 
 
-def _reserve() -> Any:
-    """The compiled ``reserve(list, n)``, or None."""
-    fill = _compiled_module()
-    return None if fill is None else fill.reserve
-
-
-def _compiled_module() -> Any:
+def _fastlane() -> Any:
+    """xodiag.sources.fastlane, imported on first use (it imports this module)."""
     global _FASTLANE
     if _FASTLANE is None:
         from xodiag.sources import fastlane
 
         _FASTLANE = fastlane
-    return _FASTLANE.module()
+    return _FASTLANE
+
+
+def _reserve() -> Any:
+    """The compiled ``reserve(list, n)``, or None."""
+    mod = _fastlane().module()
+    return None if mod is None else mod.reserve
 
 
 def _compiled() -> Any:
     """The compiled versions of the two functions below (xodiag/_fastlane.c), or None."""
-    global _FASTLANE
-    if _FASTLANE is None:
-        from xodiag.sources import fastlane
-
-        _FASTLANE = fastlane
-    return _FASTLANE.facts()
+    return _fastlane().facts()
 
 
 def error_from_text(text: str) -> ErrorFacts:

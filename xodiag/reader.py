@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from xodiag.events import COLUMNS, EventBuilder
-from xodiag.sources import journaljson
+from xodiag.sources import fastlane, journaljson
 from xodiag.sources.detect import FORMATS, detect
-from xodiag.sources.fastlane import compiled_fill, make_lane
+from xodiag.sources.fastlane import make_lane
 from xodiag.sources.inputs import Input, open_inputs
 from xodiag.sources.jobjson import read_job_json
 from xodiag.sources.lines import LineFramer
@@ -102,7 +102,8 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     times, quality = resolve(kinds, values, ctx)
     line = np.fromiter(cols["line"], dtype=np.int64, count=n)
     order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
-    fill = compiled_fill()
+    compiled = fastlane.module()
+    fill = compiled.fill if compiled is not None else None  # list -> object array, in line order
 
     def objects(items: list[Any]) -> Any:
         if fill is not None:

@@ -8,7 +8,6 @@ xapi / xapi-nbd catalogues (log-formats.md, sections 5 and 6).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,46 +100,14 @@ KINDS: tuple[Kind, ...] = (
 KIND_NAMES = tuple(k.name for k in KINDS)
 
 
-def _compiled() -> list[tuple[Kind, re.Pattern[str] | None, re.Pattern[str] | None, re.Pattern[str] | None]]:
-    return [
-        (k, re.compile(k.message) if k.message else None, re.compile(k.namespace) if k.namespace else None,
-         re.compile(k.error) if k.error else None)
-        for k in KINDS
-    ]
-
-
 def _s(v: Any) -> str:
     return v if isinstance(v, str) else ""
-
-
-def classify_row(row: Any, compiled: list | None = None) -> str | None:
-    compiled = compiled or _compiled()
-    message = _s(row.message)
-    namespace = _s(row.namespace)
-    err = " ".join(_s(x) for x in (row.error_name, row.error_code, row.error_message))
-    for kind, msg, ns, er in compiled:
-        if kind.event_kind is not None and row.kind != kind.event_kind:
-            continue
-        if ns is not None and not ns.search(namespace):
-            continue
-        hit_msg = msg.search(message) if msg is not None else None
-        hit_err = er.search(err) if er is not None else None
-        if kind.name == "qcow2-close-noise":
-            if hit_msg and hit_err:
-                return kind.name
-            continue
-        if msg is None and er is None:
-            return kind.name
-        if hit_msg or hit_err:
-            return kind.name
-    return None
 
 
 def classify(table: pd.DataFrame) -> pd.Series:
     """The ``what`` of every event. One combined regex pass finds the candidates (most events of a big
     log are routine and match no kind); only those are classified, kind by kind in catalogue order, each
-    kind's regexes run over the candidates still unclassified (``classify_row`` gives the same answer for
-    one row)."""
+    kind's regexes run over the candidates still unclassified: the first kind that matches wins."""
     import numpy as np
     import pandas as pd
 

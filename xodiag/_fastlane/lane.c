@@ -209,82 +209,115 @@ static inline int put2(Lane *L, int col, PyObject *v, int bad) {
     return put(L, col, v) < 0;
 }
 
-static int fast_row(Lane *L, Slot *sl) {
-    const char *line = (const char *)PyUnicode_DATA(sl->first);
-    const char *body = line + sl->body_off;
-    size_t blen = (size_t)(PyUnicode_GET_LENGTH(sl->first) - sl->body_off);
-    int64_t epoch;
-    PyObject *kind = L->s_ns, *iso;
-    if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
-        iso = PyLong_FromLongLong(epoch);
-    } else {
-        kind = L->s_iso;
-        iso = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
-    }
-    if (!iso) return -1;
-    if (PyList_GET_SIZE(L->pending) > 0) {
-        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, iso);
-        if (!r) {
-            Py_DECREF(iso);
-            return -1;
-        }
-        Py_DECREF(r);
-    }
-    if (PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, iso) < 0) {
-        Py_DECREF(iso);
-        return -1;
-    }
-    Py_DECREF(iso);
-    const char *msg = body + sl->hdr_end;
-    size_t mlen = blen - (size_t)sl->hdr_end;
-    PyObject *ename, *ecode, *emsg;
-    if (wants_error_facts(msg, mlen)) {
-        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
-    } else {
-        ename = Py_NewRef(Py_None);
-        ecode = Py_NewRef(Py_None);
-        emsg = Py_NewRef(Py_None);
-    }
-    PyObject *ids[9] = {0};
-    if (extract_ids(L->facts, body, blen, ids) < 0) {
-        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
-        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
-        return -1;
-    }
-    PyObject *ns = sl->ns, *lv = sl->lv;
+/* one event's cells, as EventBuilder.add writes them. Every object is a new reference that put_row
+ * consumes whatever happens; NULL stands for None, or for the shared empty list (frames, ids). */
+typedef struct {
+    PyObject *time_kind; /* borrowed: an interned kind name, or Py_None */
+    PyObject *time_value, *host, *process, *pid, *ns, *level, *message, *context, *ename, *ecode, *emsg, *frames,
+        *raw;
+    PyObject *ids[9]; /* vm, vdi, vbd, sr, uuids, refs, task_refs, export_names, addresses */
+    long line, line_end;
+    Py_ssize_t span;
+} Row;
+
+static void row_clear(Row *r) {
+    PyObject **owned[] = {&r->time_value, &r->host, &r->process, &r->pid, &r->ns, &r->level, &r->message,
+                          &r->context, &r->ename, &r->ecode, &r->emsg, &r->frames, &r->raw};
+    for (size_t i = 0; i < sizeof owned / sizeof *owned; i++) Py_CLEAR(*owned[i]);
+    for (int i = 0; i < 9; i++) Py_CLEAR(r->ids[i]);
+}
+
+static inline PyObject *or_none(PyObject **v) { /* take *v (a new reference), None when NULL */
+    PyObject *o = *v ? *v : Py_NewRef(Py_None);
+    *v = NULL;
+    return o;
+}
+
+static inline PyObject *or_empty(Lane *L, PyObject **v) {
+    PyObject *o = *v ? *v : Py_NewRef(L->facts->empty);
+    *v = NULL;
+    return o;
+}
+
+/* the row, through the same steps as EventBuilder.add (rows waiting for a time take this one's) */
+static int put_row(Lane *L, Row *r) {
     int bad = 0;
+    PyObject *tv = r->time_value ? r->time_value : Py_None;
+    if (r->time_kind != Py_None && PyList_GET_SIZE(L->pending) > 0) {
+        PyObject *res = PyObject_CallMethod(L->builder, "_fill_pending", "OO", r->time_kind, tv);
+        bad = !res;
+        Py_XDECREF(res);
+    }
+    bad = bad || PyList_Append(L->time_kind, r->time_kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    PyObject *line = PyLong_FromLong(r->line);
+    PyObject *line_end = r->line_end == r->line ? Py_XNewRef(line) : PyLong_FromLong(r->line_end);
+    bad = bad || !line || !line_end;
     bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
     bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
-    PyObject *lineno = PyLong_FromLong(sl->line);
-    if (!lineno) bad = 1;
     bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
-    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
-    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
-    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
-    Py_XDECREF(lineno);
+    bad = put2(L, C_LINE, line, bad);
+    bad = put2(L, C_LINE_END, line_end, bad);
+    bad = put2(L, C_SPAN, PyLong_FromSsize_t(r->span), bad);
     bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
     bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
-    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
-    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
-    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
-    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
-    bad = put2(L, C_LEVEL, Py_NewRef(lv), bad);
-    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
-    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_ERR_NAME, ename, bad);
-    bad = put2(L, C_ERR_CODE, ecode, bad);
-    bad = put2(L, C_ERR_MSG, emsg, bad);
-    ename = ecode = emsg = NULL;
-    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
-    for (int i = 0; i < 9; i++) {
-        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
-        ids[i] = NULL;
-    }
-    bad = put2(L, C_RAW, Py_NewRef(sl->first), bad);
-    Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
-    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
+    bad = put2(L, C_HOST, or_none(&r->host), bad);
+    bad = put2(L, C_PROCESS, or_none(&r->process), bad);
+    bad = put2(L, C_PID, or_none(&r->pid), bad);
+    bad = put2(L, C_NAMESPACE, or_none(&r->ns), bad);
+    bad = put2(L, C_LEVEL, or_none(&r->level), bad);
+    bad = put2(L, C_MESSAGE, or_none(&r->message), bad);
+    bad = put2(L, C_CONTEXT, or_none(&r->context), bad);
+    bad = put2(L, C_ERR_NAME, or_none(&r->ename), bad);
+    bad = put2(L, C_ERR_CODE, or_none(&r->ecode), bad);
+    bad = put2(L, C_ERR_MSG, or_none(&r->emsg), bad);
+    bad = put2(L, C_FRAMES, or_empty(L, &r->frames), bad);
+    for (int i = 0; i < 9; i++) bad = put2(L, C_VM + i, or_empty(L, &r->ids[i]), bad);
+    bad = put2(L, C_RAW, or_none(&r->raw), bad);
+    row_clear(r);
     L->rows++;
     return bad ? -1 : 0;
+}
+
+/* an ISO time as a row's time: epoch ns when iso_ns takes it, else the text (pandas decides) */
+static PyObject *iso_time(Lane *L, const char *s, size_t n, PyObject **kind) {
+    int64_t epoch;
+    if (iso_ns(s, n, &epoch) == 0) {
+        *kind = L->s_ns;
+        return PyLong_FromLongLong(epoch);
+    }
+    *kind = L->s_iso;
+    return astr(s, (Py_ssize_t)n);
+}
+
+/* the header fields of an xo record's slot, into the row */
+static void slot_fields(Lane *L, Slot *sl, Row *r) {
+    r->line = sl->line;
+    r->line_end = sl->line_end;
+    r->host = Py_XNewRef(sl->host);
+    r->process = Py_XNewRef(sl->ident);
+    r->pid = Py_XNewRef(sl->pid_int);
+    r->ns = Py_NewRef(sl->ns);
+    r->level = Py_NewRef(sl->lv);
+}
+
+static int fast_row(Lane *L, Slot *sl) {
+    const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+    size_t blen = (size_t)(PyUnicode_GET_LENGTH(sl->first) - sl->body_off);
+    const char *msg = body + sl->hdr_end;
+    size_t mlen = blen - (size_t)sl->hdr_end;
+    Row r = {0};
+    slot_fields(L, sl, &r);
+    r.span = 1;
+    r.raw = Py_NewRef(sl->first);
+    r.time_value = iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.message = astr(msg, (Py_ssize_t)mlen);
+    if (!r.time_value || !r.message || (wants_error_facts(msg, mlen) &&
+                                        error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) ||
+        extract_ids(L->facts, body, blen, r.ids) < 0) {
+        row_clear(&r);
+        return -1;
+    }
+    return put_row(L, &r);
 }
 
 /* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
@@ -292,14 +325,12 @@ static int fast_row(Lane *L, Slot *sl) {
 static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
                     size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n) {
     Rx *x = &L->xapi;
-    int bad;
     const char *msg = b + x->ov[1];
     size_t mlen = blen - x->ov[1];
     /* level, namespace, context ("<thread_id> <thread_name>|<task>", each stripped) */
     size_t ls = g_s(x, L->g_xlevel), le = g_e(x, L->g_xlevel);
     PyObject *lkey = icache_get(&L->cache, b + ls, (Py_ssize_t)(le - ls));
     if (!lkey) return PyErr_Occurred() ? -1 : -2;
-    PyObject *level;
     size_t bs = g_s(x, L->g_brand), be = g_e(x, L->g_brand);
     PyObject *ns = icache_get(&L->cache, b + bs, (Py_ssize_t)(be - bs));
     if (!ns) return PyErr_Occurred() ? -1 : -2;
@@ -321,95 +352,49 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     strip_ws(b, &ks, &ke);
     memcpy(ctxbuf + cl, b + ks, ke - ks);
     cl += ke - ks;
-    PyObject *kind = Py_None, *tv = NULL;
-    char buf[64];
-    int64_t epoch;
+    Row r = {0};
+    r.time_kind = Py_None;
     if (g_set(x, L->g_xtime)) { /* "20260430T21:50:00.002Z" -> "2026-04-30T21:50:00.002Z" */
-        size_t ts = g_s(x, L->g_xtime), te = g_e(x, L->g_xtime);
-        if (te - ts + 2 < sizeof buf) {
-            memcpy(buf, b + ts, 4); buf[4] = '-'; memcpy(buf + 5, b + ts + 4, 2); buf[7] = '-';
-            memcpy(buf + 8, b + ts + 6, te - ts - 6);
-            if (iso_ns(buf, te - ts + 2, &epoch) == 0) {
-                kind = L->s_ns;
-                tv = PyLong_FromLongLong(epoch);
+        size_t xs = g_s(x, L->g_xtime), xe = g_e(x, L->g_xtime);
+        char buf[64];
+        int64_t epoch;
+        if (xe - xs + 2 < sizeof buf) {
+            memcpy(buf, b + xs, 4); buf[4] = '-'; memcpy(buf + 5, b + xs + 4, 2); buf[7] = '-';
+            memcpy(buf + 8, b + xs + 6, xe - xs - 6);
+            if (iso_ns(buf, xe - xs + 2, &epoch) == 0) {
+                r.time_kind = L->s_ns;
+                r.time_value = PyLong_FromLongLong(epoch);
             }
         }
-        if (kind == Py_None) {
-            kind = L->s_xapi;
-            tv = astr(b + ts, (Py_ssize_t)(te - ts));
+        if (r.time_kind == Py_None) {
+            r.time_kind = L->s_xapi;
+            r.time_value = astr(b + xs, (Py_ssize_t)(xe - xs));
         }
+    } else if (stamp_e && s[stamp_s] >= '0' && s[stamp_s] <= '9') {
+        r.time_value = iso_time(L, s + stamp_s, stamp_e - stamp_s, &r.time_kind);
     } else if (stamp_e) {
-        if (s[stamp_s] >= '0' && s[stamp_s] <= '9') {
-            if (iso_ns(s + stamp_s, stamp_e - stamp_s, &epoch) == 0) {
-                kind = L->s_ns;
-                tv = PyLong_FromLongLong(epoch);
-            } else {
-                kind = L->s_iso;
-                tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
-            }
-        } else {
-            kind = L->s_syslog;
-            tv = icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s)); /* stamps repeat */
-            if (!tv && !PyErr_Occurred()) tv = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
-            else Py_XINCREF(tv);
-        }
+        r.time_kind = L->s_syslog;
+        r.time_value = Py_XNewRef(icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s))); /* repeats */
+        if (!r.time_value && !PyErr_Occurred()) r.time_value = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
     } else {
-        tv = Py_NewRef(Py_None);
+        r.time_value = Py_NewRef(Py_None);
     }
-    if (!tv) return -1;
-    if (kind != Py_None && PyList_GET_SIZE(L->pending) > 0) {
-        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
-        if (!r) {
-            Py_DECREF(tv);
-            return -1;
-        }
-        Py_DECREF(r);
-    }
-    bad = PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
-    Py_DECREF(tv);
-    if (bad) return -1;
-    PyObject *ename, *ecode, *emsg;
-    if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) return -1;
-    PyObject *ids[9] = {0};
-    if (extract_ids(L->facts, s, len, ids) < 0) {
-        for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
-        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg);
+    r.line = r.line_end = n;
+    r.span = 1;
+    r.host = Py_XNewRef(host);
+    r.process = Py_XNewRef(ident);
+    r.pid = pid ? PyLong_FromUnicodeObject(pid, 10) : NULL;
+    r.ns = Py_NewRef(ns);
+    r.level = Py_XNewRef(PyDict_GetItemWithError(L->xapi_levels, lkey));
+    r.message = astr(msg, (Py_ssize_t)mlen);
+    r.context = astr(ctxbuf, (Py_ssize_t)cl);
+    r.raw = Py_NewRef(lo);
+    if (!r.time_value || (pid && !r.pid) || PyErr_Occurred() || !r.message || !r.context ||
+        error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 || extract_ids(L->facts, s, len, r.ids) < 0) {
+        row_clear(&r);
         return -1;
     }
-    PyObject *lineno = PyLong_FromLong(n);
-    PyObject *pid_int = pid ? PyLong_FromUnicodeObject(pid, 10) : Py_NewRef(Py_None);
-    bad = !lineno || !pid_int;
-    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
-    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
-    bad = put2(L, C_LINE_END, Py_NewRef(lineno), bad);
-    bad = put2(L, C_SPAN, PyLong_FromLong(1), bad);
-    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
-    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
-    bad = put2(L, C_HOST, Py_NewRef(host ? host : Py_None), bad);
-    bad = put2(L, C_PROCESS, Py_NewRef(ident ? ident : Py_None), bad);
-    bad = put2(L, C_PID, Py_NewRef(pid_int), bad);
-    bad = put2(L, C_NAMESPACE, Py_NewRef(ns), bad);
-    level = bad ? NULL : PyDict_GetItemWithError(L->xapi_levels, lkey); /* no callback since: still valid */
-    if (!level && PyErr_Occurred()) bad = 1;
-    bad = put2(L, C_LEVEL, Py_NewRef(level ? level : Py_None), bad);
-    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
-    bad = put2(L, C_CONTEXT, astr(ctxbuf, (Py_ssize_t)cl), bad);
-    bad = put2(L, C_ERR_NAME, ename, bad);
-    bad = put2(L, C_ERR_CODE, ecode, bad);
-    bad = put2(L, C_ERR_MSG, emsg, bad);
-    bad = put2(L, C_FRAMES, Py_NewRef(L->facts->empty), bad);
-    for (int i = 0; i < 9; i++) {
-        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
-        ids[i] = NULL;
-    }
-    bad = put2(L, C_RAW, Py_NewRef(lo), bad);
-    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
-    Py_XDECREF(lineno);
-    Py_XDECREF(pid_int);
-    L->rows++;
-    return bad ? -1 : 0;
+    return put_row(L, &r);
 }
 
 /* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
@@ -501,89 +486,45 @@ static int data_row(Lane *L, Slot *sl) {
         Py_XDECREF(facts);
         return facts ? -2 : -1;
     }
-    PyObject *ename, *ecode, *emsg, *frames;
-    if (!PyArg_ParseTuple(facts, "OOOO", &ename, &ecode, &emsg, &frames)) {
+    Row r = {0};
+    if (!PyArg_ParseTuple(facts, "OOOO", &r.ename, &r.ecode, &r.emsg, &r.frames)) {
         Py_DECREF(nl);
         Py_DECREF(facts);
         return -1;
     }
-    Py_INCREF(ename); Py_INCREF(ecode); Py_INCREF(emsg); Py_INCREF(frames);
+    Py_INCREF(r.ename); Py_INCREF(r.ecode); Py_INCREF(r.emsg); Py_INCREF(r.frames);
     Py_DECREF(facts);
+    if (PyList_GET_SIZE(r.frames) == 0) Py_CLEAR(r.frames); /* the shared empty list */
     const char *msg = body + r0;
     size_t mlen = (size_t)(h1 - r0);
-    if (ename == Py_None && ecode == Py_None && wants_error_facts(msg, mlen)) {
-        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
-        if (error_facts(L->facts, msg, mlen, &ename, &ecode, &emsg) < 0) {
+    if (r.ename == Py_None && r.ecode == Py_None && wants_error_facts(msg, mlen)) {
+        row_clear(&r); /* error_from_text's facts replace the block's, frames included */
+        if (error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) {
             Py_DECREF(nl);
-            Py_XDECREF(ename); Py_XDECREF(ecode); Py_XDECREF(emsg);
             return -1;
         }
-        frames = Py_NewRef(L->facts->empty); /* error_from_text's facts carry no frames */
     }
-    PyObject *raw = PyUnicode_Join(nl, sl->raws);
-    PyObject *joined = raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
+    r.raw = PyUnicode_Join(nl, sl->raws);
+    PyObject *joined = r.raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
     Py_DECREF(nl);
-    PyObject *ids[9] = {0};
     size_t jn = 0;
     const char *jt = joined ? plain_text(joined, &jn) : NULL;
     if (joined && !jt) { /* not plain text after all: Python's turn */
         Py_DECREF(joined);
-        Py_XDECREF(raw);
-        Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
+        row_clear(&r);
         return -2;
     }
-    int bad = !jt || extract_ids(L->facts, jt, jn, ids) < 0;
+    int bad = !jt || extract_ids(L->facts, jt, jn, r.ids) < 0;
     Py_XDECREF(joined);
-    int64_t epoch;
-    PyObject *kind = L->s_ns, *tv = NULL;
-    if (!bad) {
-        if (iso_ns(body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &epoch) == 0) {
-            tv = PyLong_FromLongLong(epoch);
-        } else {
-            kind = L->s_iso;
-            tv = astr(body + sl->iso_s, sl->iso_e - sl->iso_s);
-        }
-        bad = !tv;
+    slot_fields(L, sl, &r);
+    r.span = PyList_GET_SIZE(sl->raws);
+    r.time_value = bad ? NULL : iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.message = bad ? NULL : astr(msg, (Py_ssize_t)mlen);
+    if (!r.time_value || !r.message) {
+        row_clear(&r);
+        return -1;
     }
-    if (!bad && PyList_GET_SIZE(L->pending) > 0) {
-        PyObject *r = PyObject_CallMethod(L->builder, "_fill_pending", "OO", kind, tv);
-        bad = !r;
-        Py_XDECREF(r);
-    }
-    bad = bad || PyList_Append(L->time_kind, kind) < 0 || PyList_Append(L->time_value, tv) < 0;
-    Py_XDECREF(tv);
-    PyObject *lineno = bad ? NULL : PyLong_FromLong(sl->line);
-    bad = bad || !lineno;
-    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
-    bad = put2(L, C_LINE, Py_NewRef(lineno), bad);
-    bad = put2(L, C_LINE_END, PyLong_FromLong(sl->line_end), bad);
-    bad = put2(L, C_SPAN, PyLong_FromSsize_t(PyList_GET_SIZE(sl->raws)), bad);
-    bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
-    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
-    bad = put2(L, C_HOST, Py_NewRef(sl->host ? sl->host : Py_None), bad);
-    bad = put2(L, C_PROCESS, Py_NewRef(sl->ident ? sl->ident : Py_None), bad);
-    bad = put2(L, C_PID, Py_NewRef(sl->pid_int ? sl->pid_int : Py_None), bad);
-    bad = put2(L, C_NAMESPACE, Py_NewRef(sl->ns), bad);
-    bad = put2(L, C_LEVEL, Py_NewRef(sl->lv), bad);
-    bad = put2(L, C_MESSAGE, astr(msg, (Py_ssize_t)mlen), bad);
-    bad = put2(L, C_CONTEXT, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_ERR_NAME, Py_NewRef(ename), bad);
-    bad = put2(L, C_ERR_CODE, Py_NewRef(ecode), bad);
-    bad = put2(L, C_ERR_MSG, Py_NewRef(emsg), bad);
-    bad = put2(L, C_FRAMES, PyList_GET_SIZE(frames) ? Py_NewRef(frames) : Py_NewRef(L->facts->empty), bad);
-    for (int i = 0; i < 9; i++) {
-        bad = put2(L, C_VM + i, ids[i] ? ids[i] : Py_NewRef(L->facts->empty), bad);
-        ids[i] = NULL;
-    }
-    bad = put2(L, C_RAW, Py_NewRef(raw), bad);
-    for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
-    Py_XDECREF(lineno);
-    Py_XDECREF(raw);
-    Py_DECREF(ename); Py_DECREF(ecode); Py_DECREF(emsg); Py_DECREF(frames);
-    if (!bad) L->rows++;
-    return bad ? -1 : 0;
+    return put_row(L, &r);
 }
 
 static int finish(Lane *L, Slot *sl, int *offset_unknown) {

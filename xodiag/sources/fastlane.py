@@ -73,12 +73,6 @@ def module() -> Any:
     return _module() if ENABLED else None
 
 
-def compiled_fill() -> Any:
-    """``fill(out, values, order)``: a chunk's column list into an object array, reordered; or None."""
-    mod = _module() if ENABLED else None
-    return None if mod is None else mod.fill
-
-
 def make_lane(framer: LineFramer, sink: Sink) -> Any:
     """A lane for this framer and sink, or None (format not covered, or no compiled lane)."""
     mod = _module()
