@@ -214,6 +214,25 @@ def test_same_table_past_the_lane_limits(tmp_path: Path) -> None:
 
 
 @needs_lane
+@pytest.mark.parametrize("code", [*range(0x00, 0x09), *range(0x0B, 0x20)], ids=lambda c: f"0x{c:02x}")
+def test_control_characters_anywhere_go_to_python(tmp_path: Path, code: int) -> None:
+    """The lane scans a line for control characters eight bytes at a time: a control character (tab
+    excepted) at any offset within those eight bytes, in the prefix, the header or the message, sends the
+    line to Python, and the table is the one Python gives (ANSI colour codes stripped, for one)."""
+    lines = [_xo(812, 0, msg="tab\tinside")]  # a tab is plain text: the lane keeps it
+    for at in range(17):
+        lines.append(_xo(812, at, msg="m" * at + chr(code) + "[31m VDI " + _UUIDS[0]))
+        lines.append(_xo(812, at))  # a plain line after each: the lane is asked about every line
+    base = _xo(812, code)
+    for at in range(0, len(base), 5):
+        lines.append(base[:at] + chr(code) + base[at:])
+        lines.append(_xo(812, at))
+    path = tmp_path / "ctrl.journal"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    _assert_same([str(path)])
+
+
+@needs_lane
 def test_same_table_across_chunks_and_batches(tmp_path: Path) -> None:
     """A journal of several MiB: records open across the reader's batches and chunks, two processes."""
     lines = []
@@ -376,3 +395,62 @@ def test_facts_keep_their_literals() -> None:
     _junk = ["".join(["Err", "or", str(i)]) for i in range(20000)]
     gc.collect()
     assert facts.error_facts("boom TypeError: bad") == ("TypeError", None, "bad")
+
+
+@needs_lane
+def test_move_hands_the_references_over() -> None:
+    """move() puts each item in the array in the given order, leaves the list empty, and neither leaks
+    nor frees a cell: each object's reference count ends where it would after a copy and a clear."""
+    import sys
+
+    import numpy as np
+
+    mod = fastlane.module()
+    items = [object() for _ in range(6)]
+    values = list(items)
+    before = [sys.getrefcount(o) for o in items]
+    out = np.empty(6, dtype=object)
+    order = np.array([5, 0, 4, 1, 3, 2], dtype=np.int64)
+    assert mod.move(out, values, order) is out
+    assert values == []
+    assert [id(o) for o in out] == [id(items[i]) for i in order]
+    assert [sys.getrefcount(o) for o in items] == before  # the list's reference became the array's
+    del out
+    assert [sys.getrefcount(o) for o in items] == [b - 1 for b in before]
+
+    block = np.empty((2, 3), dtype=object)  # a row of a C-ordered block is a valid target
+    mod.move(block[1], ["a", "b", "c"])
+    assert block.tolist() == [[None, None, None], ["a", "b", "c"]]
+
+
+@needs_lane
+@pytest.mark.parametrize("case", ["repeat", "range", "length", "dtype", "not-object", "short-out"])
+def test_move_misuse_is_an_error_that_keeps_the_list(case: str) -> None:
+    import numpy as np
+
+    mod = fastlane.module()
+    values = ["a", "b", "c"]
+    out = np.empty(3, dtype=object)
+    order = {"repeat": np.array([0, 0, 2]), "range": np.array([0, 1, 3]), "length": np.array([0, 1]),
+             "dtype": np.array([0, 1, 2], dtype=np.int32)}.get(case)
+    if case == "not-object":
+        out = np.empty(3, dtype=np.int64)
+    if case == "short-out":
+        out = np.empty(2, dtype=object)
+    with pytest.raises((ValueError, IndexError)):
+        mod.move(out, values, order)
+    assert values == ["a", "b", "c"]  # nothing moved: the list still owns its items
+
+
+def test_frame_without_the_block_api_is_the_same_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandas < 3 has no pandas.api.internals.create_dataframe_from_blocks: the reader builds the same
+    chunk through the DataFrame constructor."""
+    import sys
+
+    path = str(REPO / "samples" / "april-2026-nbd-stream-init" / "xo-server.journal")
+    with_blocks, _ = event_table([path])
+    monkeypatch.setitem(sys.modules, "pandas.api.internals", None)  # import fails
+    without, _ = event_table([path])
+    assert len(with_blocks) > 20
+    assert list(without.dtypes) == list(with_blocks.dtypes)
+    pd.testing.assert_frame_equal(without, with_blocks)

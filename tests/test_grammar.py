@@ -105,3 +105,49 @@ def test_earley_is_never_used_on_log_input() -> None:
         if re.search(r"parser\s*=\s*[\"']earley", text) or ("Lark(" in text and "parser=" not in text):
             offenders.append(str(path))
     assert offenders == []
+
+
+def _parses(p: object) -> bool:
+    tree = p.parse("Apr 14 02:22:11 xo xo-server[812]: x")  # type: ignore[attr-defined]
+    return _tokens(tree).get("pid") == "812"
+
+
+@pytest.mark.parametrize("damage", ["none", "garbage", "truncated", "other-grammar"])
+def test_parser_cache_is_used_and_survives_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  damage: str) -> None:
+    """Built parsers are kept in $XDG_CACHE_HOME/xodiag. A later run loads them; a damaged or foreign
+    cache file is ignored, rebuilt and rewritten, never an error."""
+    from lark import Lark
+
+    from xodiag.parse import grammar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    build = grammar.parser.__wrapped__  # past the per-process memo
+    assert _parses(build("syslog"))
+    cached = tmp_path / "xodiag" / "lark-syslog-start.pickle"
+    good = cached.read_bytes()
+    assert good.split(b"\n", 1)[0].isalnum()  # Lark's digest of grammar, options and versions
+    if damage == "garbage":
+        cached.write_bytes(b"\x00not a cache\n" + bytes(range(256)))
+    elif damage == "truncated":
+        cached.write_bytes(good[: len(good) // 2])
+    elif damage == "other-grammar":
+        cached.write_bytes(b"0" * 64 + b"\n" + good.split(b"\n", 1)[1])
+    built: list[int] = []
+    real = Lark._build_parser
+    monkeypatch.setattr(Lark, "_build_parser", lambda self: built.append(1) or real(self))
+    assert _parses(build("syslog"))
+    assert built == ([] if damage == "none" else [1])  # loaded from the cache, or rebuilt
+    assert cached.read_bytes().split(b"\n", 1)[0] == good.split(b"\n", 1)[0]  # rewritten
+    assert _parses(build("syslog"))
+    assert len(built) == (0 if damage == "none" else 1)  # and the rewritten file is used next time
+
+
+def test_parser_without_a_writable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xodiag.parse import grammar
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert grammar.cache_dir() is None
+    assert _parses(grammar.parser.__wrapped__("syslog"))

@@ -90,10 +90,16 @@ def _head(inp: Input, limit: int = 1 << 20) -> str:
 
 
 _INT_COLUMNS = ("line", "line_end", "span")
+_OBJECT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "pid", *_INT_COLUMNS))
+_POSITION = {name: i for i, name in enumerate(COLUMNS)}
 
 
 def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
-    """One chunk of the event table, rows in line order (interleaved processes close records out of order)."""
+    """One chunk of the event table, rows in line order (interleaved processes close records out of order).
+
+    The object columns go into one 2-D block and the line numbers into another, and the frame is made
+    from those blocks: no per-column Series, and no consolidation copy later.
+    """
     import numpy as np
     import pandas as pd
 
@@ -103,35 +109,51 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     line = np.fromiter(cols["line"], dtype=np.int64, count=n)
     order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
     compiled = fastlane.module()
-    fill = compiled.fill if compiled is not None else None  # list -> object array, in line order
+    move = compiled.move if compiled is not None else None  # list -> object array in line order, emptying it
 
-    def objects(items: list[Any]) -> Any:
-        if fill is not None:
-            return fill(np.empty(n, dtype=object), items, order)
-        arr = np.fromiter(items, dtype=object, count=n)
-        return arr if order is None else arr[order]
-
-    def ints(items: list[int]) -> Any:
-        arr = line if items is cols["line"] else np.fromiter(items, dtype=np.int64, count=n)
-        return arr if order is None else arr[order]
-
-    data: dict[str, Any] = {}
-    for name in COLUMNS:
-        if name == "time":
-            data[name] = times if order is None else times[order]
-        elif name == "time_quality":
-            data[name] = pd.Series(quality if order is None else quality[order], dtype=object, copy=False)
-        elif name in _INT_COLUMNS:
-            data[name] = ints(cols[name])
-        elif name == "pid":
-            pids = objects(cols[name])
-            missing = pids == None  # noqa: E711 (element-wise)
-            pids[missing] = 0
-            data[name] = pd.arrays.IntegerArray(pids.astype(np.int64), missing)
+    def into(out: Any, items: list[Any]) -> None:
+        if move is not None:
+            move(out, items, order)
         else:
-            # object dtype: no per-chunk copy of every string into pandas' own string dtype
-            data[name] = pd.Series(objects(cols[name]), dtype=object, copy=False)
-    return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
+            arr = np.fromiter(items, dtype=object, count=n)
+            out[:] = arr if order is None else arr[order]
+
+    obj = np.empty((len(_OBJECT_COLUMNS), n), dtype=object)
+    for j, name in enumerate(_OBJECT_COLUMNS):
+        if name == "time_quality":
+            obj[j] = quality if order is None else quality[order]
+        else:
+            into(obj[j], cols[name])
+    ints = np.empty((len(_INT_COLUMNS), n), dtype=np.int64)
+    for j, name in enumerate(_INT_COLUMNS):
+        arr = line if name == "line" else np.fromiter(cols[name], dtype=np.int64, count=n)
+        ints[j] = arr if order is None else arr[order]
+    pids = np.empty(n, dtype=object)
+    into(pids, cols["pid"])
+    missing = pids == None  # noqa: E711 (element-wise)
+    pids[missing] = 0
+    pid = pd.arrays.IntegerArray(pids.astype(np.int64), missing)
+    time = (times if order is None else times[order]).array
+    return _from_blocks([
+        (obj, _OBJECT_COLUMNS), (ints, _INT_COLUMNS), (time, ("time",)), (pid, ("pid",)),
+    ], n)
+
+
+def _from_blocks(blocks: list[tuple[Any, tuple[str, ...]]], n: int) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks
+    except ImportError:  # pandas < 3: the same frame through the constructor
+        data: dict[str, Any] = {}
+        for arr, names in blocks:
+            for j, name in enumerate(names):
+                col = arr[j] if isinstance(arr, np.ndarray) else arr
+                data[name] = pd.Series(col, dtype=col.dtype, copy=False)
+        return pd.DataFrame(data, columns=list(COLUMNS), copy=False)
+    placed = [(arr, np.array([_POSITION[c] for c in names], dtype=np.intp)) for arr, names in blocks]
+    return create_dataframe_from_blocks(placed, index=pd.RangeIndex(n), columns=pd.Index(COLUMNS))
 
 
 @contextlib.contextmanager

@@ -562,16 +562,6 @@ static int finish(Lane *L, Slot *sl, int *offset_unknown) {
     return rc;
 }
 
-static long brackets(const char *s, size_t n) {
-    long d = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '{' || c == '[') d++;
-        else if (c == '}' || c == ']') d--;
-    }
-    return d;
-}
-
 static Slot *find_slot(Lane *L, PyObject *ident, PyObject *pid) {
     for (int i = 0; i < MAXOPEN; i++)
         if (L->slots[i].used && L->slots[i].ident == ident && L->slots[i].pid == pid) return &L->slots[i];
@@ -684,13 +674,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         if (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) break;
         const char *s = (const char *)PyUnicode_DATA(lo);
         size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
-        int ctrl = 0;
-        for (size_t k = 0; k < len; k++)
-            if ((unsigned char)s[k] < 0x20 && s[k] != '\t') {
-                ctrl = 1;
-                break;
-            }
-        if (ctrl || len == 0) break;
+        if (len == 0 || has_control(s, len)) break;
         long n = first_line + (long)i;
         size_t boff = 0;
         PyObject *host = NULL, *ident = NULL, *pid = NULL; /* borrowed from the intern cache */

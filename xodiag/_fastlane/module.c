@@ -1,15 +1,17 @@
 /* xodiag._fastlane: fill(), reserve() and the module definition.
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
 
-/* fill(out, values, order=None): out[i] = values[order[i]] (or values[i]); out is a fresh 1-D object
- * ndarray (np.empty(n, dtype=object)), order an int64 ndarray: the chunk's columns, in line order,
- * without numpy's per-element iteration */
-static PyObject *mod_fill(PyObject *self, PyObject *args) {
+/* move(out, values, order=None): out[i] = values[order[i]] (or values[i]), and values is left empty.
+ * out is a 1-D object ndarray as long as values (np.empty(n, dtype=object), or a row of a C-ordered 2-D
+ * object block); order, an int64 ndarray, must be a permutation of range(n). The references move from the
+ * list to the array: no reference count changes per cell, and emptying the list costs nothing. */
+static PyObject *mod_move(PyObject *self, PyObject *args) {
     PyObject *out, *values, *order = Py_None;
     if (!PyArg_ParseTuple(args, "OO!|O", &out, &PyList_Type, &values, &order)) return NULL;
     Py_buffer ob, xb = {0};
     if (PyObject_GetBuffer(out, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
     PyObject *result = NULL;
+    unsigned char *seen = NULL;
     Py_ssize_t n = PyList_GET_SIZE(values);
     if (strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) || ob.len / ob.itemsize != n) {
         PyErr_SetString(PyExc_ValueError, "out must be an object array as long as values");
@@ -23,22 +25,36 @@ static PyObject *mod_fill(PyObject *self, PyObject *args) {
             goto done;
         }
         idx = (const int64_t *)xb.buf;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (idx[i] < 0 || idx[i] >= n) {
-                PyErr_SetString(PyExc_IndexError, "order out of range");
+        seen = PyMem_Calloc((size_t)n + 1, 1); /* each item moves once: a repeated index would share it */
+        if (!seen) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (idx[i] < 0 || idx[i] >= n || seen[idx[i]]) {
+                PyErr_SetString(PyExc_ValueError, "order must be a permutation of range(len(values))");
                 goto done;
             }
+            seen[idx[i]] = 1;
+        }
     }
+    PyObject **src = ((PyListObject *)values)->ob_item;
     PyObject **dst = (PyObject **)ob.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyList_GET_ITEM(values, idx ? idx[i] : i);
-        Py_INCREF(v);
-        PyObject *old = dst[i];
-        dst[i] = v;
-        Py_XDECREF(old);
+    PyObject **old = PyMem_Malloc((size_t)n * sizeof(PyObject *) + 1);
+    if (!old) {
+        PyErr_NoMemory();
+        goto done;
     }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        old[i] = dst[i];
+        dst[i] = src[idx ? idx[i] : i];
+    }
+    Py_SET_SIZE(values, 0); /* its items now belong to out */
+    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(old[i]); /* last: a finaliser may run */
+    PyMem_Free(old);
     result = Py_NewRef(out);
 done:
+    PyMem_Free(seen);
     PyBuffer_Release(&ob);
     if (xb.obj) PyBuffer_Release(&xb);
     return result;
@@ -61,7 +77,8 @@ static PyObject *mod_reserve(PyObject *self, PyObject *args) {
 
 static PyMethodDef mod_methods[] = {
     {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
-    {"fill", mod_fill, METH_VARARGS, "fill(out, values, order=None): out[i] = values[order[i]], for object arrays"},
+    {"move", mod_move, METH_VARARGS,
+     "move(out, values, order=None): out[i] = values[order[i]], moving the references; values ends empty"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",

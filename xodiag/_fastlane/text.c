@@ -31,6 +31,32 @@ static inline const char *find(const char *t, size_t n, const char *needle, size
 }
 
 
+/* any control character other than tab in plain ASCII text (every byte < 0x80): eight bytes at a time, a
+ * word with a byte below 0x20 is looked at byte by byte (tabs are allowed) */
+static int has_control(const char *s, size_t n) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if ((x - ones * 0x20) & ~x & highs)
+            for (size_t k = i; k < i + 8; k++)
+                if ((unsigned char)s[k] < 0x20 && s[k] != '\t') return 1;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 1;
+    return 0;
+}
+
+/* opening minus closing brackets ({ [ minus } ]): a table, no branch per byte */
+static signed char BRACKET_DELTA[256] = {['{'] = 1, ['['] = 1, ['}'] = -1, [']'] = -1};
+
+static long brackets(const char *s, size_t n) {
+    long d = 0;
+    for (size_t i = 0; i < n; i++) d += BRACKET_DELTA[(unsigned char)s[i]];
+    return d;
+}
+
 /* interned strings for the values that repeat on every line (hosts, idents, pids, namespaces):
  * an open-addressing hash table; when it fills up, new values are left to Python until the next run */
 #define ICACHE 512 /* entries in use at most */

@@ -9,6 +9,7 @@ only) parses structured blocks, each distinct block once.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,11 +27,29 @@ def grammar_path(name: str) -> Path:
     return path
 
 
+def cache_dir() -> Path | None:
+    """Where built parsers are kept between runs: ``$XDG_CACHE_HOME/xodiag`` (``~/.cache/xodiag``), or
+    None when that cannot be written (then every run builds them, which costs ~60 ms)."""
+    try:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        path = Path(base) / "xodiag"
+        path.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError):
+        return None
+    return path if os.access(path, os.W_OK | os.X_OK) else None
+
+
 @functools.cache
 def parser(name: str, start: str = "start") -> Lark:
-    """The LALR parser of ``grammars/<name>.lark`` (built once per process)."""
+    """The LALR parser of ``grammars/<name>.lark`` (built once per process).
+
+    Lark's cache keeps the built tables in ``cache_dir()``. Each file starts with a digest of the
+    grammar text, the options and the Lark and Python versions, so a changed grammar is rebuilt (and a
+    damaged file is ignored and rebuilt).
+    """
     from lark import Lark
 
+    folder = cache_dir()
     return Lark(
         grammar_path(name).read_text(encoding="utf-8"),
         parser="lalr",
@@ -38,6 +57,7 @@ def parser(name: str, start: str = "start") -> Lark:
         start=start,
         propagate_positions=False,
         maybe_placeholders=False,
+        cache=str(folder / f"lark-{name}-{start}.pickle") if folder is not None else False,
     )
 
 
