@@ -95,7 +95,8 @@ def parse_cmd(
     """Read logs into one event table (one row per log entry) and print it."""
     opts = _options(input_format, year, tz)
     from xodiag.reader import read_events
-    from xodiag.render.table import write_csv, write_jsonl, write_table
+    from xodiag.render.jsonl import write_jsonl
+    from xodiag.render.table import write_csv, write_table
 
     out = sys.stdout
     summaries = []

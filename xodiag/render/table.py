@@ -1,4 +1,4 @@
-"""The event table as jsonl, csv or an aligned text table."""
+"""The event table as csv or an aligned text table (jsonl: ``render.jsonl``)."""
 
 from __future__ import annotations
 
@@ -25,15 +25,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
-
-
-def write_jsonl(df: Any, out: IO[str]) -> None:
-    """One JSON object per event with exactly the documented columns (times as UTC ISO strings)."""
-    if not len(df):
-        return
-    text = df[list(COLUMNS)].to_json(orient="records", lines=True, date_format="iso", date_unit="ms",
-                                     force_ascii=False)
-    out.write(text if text.endswith("\n") else text + "\n")
 
 
 def write_csv(df: Any, out: IO[str], header: bool) -> None:

@@ -1,0 +1,119 @@
+"""The event table as JSON lines, encoded column by column.
+
+Each column is turned into JSON text in one pass (a repeated value such as a namespace or a host is
+encoded once), then every row is one string format of its columns' texts. This is about four times as
+fast as ``DataFrame.to_json`` on the event table, whose object columns it handles cell by cell.
+
+Values: times are UTC ISO strings with milliseconds (``2026-04-30T21:50:00.002Z``) or null; missing
+values are null; list cells are JSON arrays; strings keep non-ASCII text as is and escape control
+characters (``\\u001b``), so no escape sequence from a log reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import IO, Any
+
+from xodiag.events import COLUMNS
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_encode_str = json.encoder.encode_basestring  # the C encoder behind json.dumps for str
+_ASCII_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+# columns whose values repeat from row to row: each distinct value is encoded once
+_REPEATING = frozenset({"time_quality", "source", "format", "kind", "host", "process", "namespace", "level",
+                        "error_name", "error_code"})
+
+
+def _other(value: Any) -> str:
+    """A cell that is not None, str or an empty list."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "null"
+    if hasattr(value, "item") and not isinstance(value, list | dict):  # numpy scalars
+        return _other(value.item())
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError):
+        return _encode_str(str(value))
+
+
+def _strings(values: Any, repeating: bool) -> list[str]:
+    enc = _encode_str
+    if repeating:
+        seen: dict[Any, str] = {}
+
+        def one(v: Any) -> str:
+            text = seen.get(v) if type(v) is str else None
+            if text is None:
+                text = "null" if v is None else enc(v) if type(v) is str else _other(v)
+                if type(v) is str and len(seen) < 4096:
+                    seen[v] = text
+            return text
+
+        return [one(v) for v in values]
+    return ["null" if v is None else enc(v) if type(v) is str else _list(v) if type(v) is list else _other(v)
+            for v in values]
+
+
+def _list(items: list[Any]) -> str:
+    """A list cell: ids are lists of strings (the common case, done here), frames lists of dicts."""
+    if not items:
+        return "[]"
+    if all(type(x) is str for x in items):
+        return "[" + ",".join(map(_encode_str, items)) + "]"
+    return _other(items)
+
+
+def _times(series: Any) -> list[str]:
+    import numpy as np
+
+    ms = series.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype("datetime64[ms]")
+    text = np.datetime_as_string(ms, unit="ms")
+    return ["null" if t == "NaT" else f'"{t}Z"' for t in text.tolist()]
+
+
+def _integers(series: Any) -> list[str]:
+    import numpy as np
+
+    if isinstance(series.dtype, np.dtype):  # int64: no missing value
+        return list(map(str, series.to_numpy().tolist()))
+    return ["null" if v is None else str(int(v)) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
+
+
+def encode_columns(df: Any) -> list[list[str]]:
+    """Each of COLUMNS as a list of JSON texts, one per row."""
+    out = []
+    for name in COLUMNS:
+        col = df[name]
+        kind = col.dtype.kind
+        if name == "time":
+            out.append(_times(col))
+        elif kind in "iu":  # int64, and pandas' nullable Int64 (pid)
+            out.append(_integers(col))
+        else:
+            out.append(_strings(col.to_numpy(dtype=object), name in _REPEATING))
+    return out
+
+
+_ROW = "{" + ",".join(f"{json.dumps(name)}:%s" for name in COLUMNS) + "}\n"
+
+
+def write_jsonl(df: Any, out: IO[str]) -> None:
+    """One JSON object per event with exactly the documented columns, in that order."""
+    if df is None or not len(df):
+        return
+    row = _ROW
+    text = "".join([row % cells for cells in zip(*encode_columns(df), strict=True)])
+    try:
+        out.write(text)
+    except UnicodeEncodeError:  # a lone surrogate (a job log's "\ud800"): escape that chunk as ASCII
+        out.write("".join(_ascii_line(line) for line in text.split("\n")[:-1]))
+
+
+def _ascii_line(line: str) -> str:
+    try:
+        line.encode("utf-8")
+        return line + "\n"
+    except UnicodeEncodeError:
+        return _ASCII_ENCODER.encode(json.loads(line)) + "\n"
