@@ -1,5 +1,8 @@
-"""The column-wise jsonl writer against pandas' own ``to_json`` (the reference it replaced), plus the
-values pandas never had to handle: escapes, line separators inside text, lone surrogates."""
+"""The jsonl writers against pandas' own ``to_json`` (the reference they replaced), plus the values
+pandas never had to handle: escapes, line separators inside text, lone surrogates.
+
+Two writers: the compiled one (``_fastlane.jsonl``) and the Python one, used when the extension is not
+built. Every test runs on both, and a property test requires the same output from both."""
 
 from __future__ import annotations
 
@@ -9,12 +12,26 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xodiag.events import COLUMNS
 from xodiag.reader import event_table
+from xodiag.render import jsonl
 from xodiag.render.jsonl import write_jsonl
+from xodiag.sources import fastlane
 
 REPO = Path(__file__).resolve().parents[1]
+WRITERS = ["compiled", "python"]
+
+
+@pytest.fixture(params=WRITERS)
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which jsonl writer runs: the compiled one (skipped when not built) or the Python one."""
+    if request.param == "compiled" and fastlane.module() is None:
+        pytest.skip("the compiled extension is not built here")
+    monkeypatch.setattr(fastlane, "ENABLED", request.param == "compiled")
+    return request.param
 
 
 def _reference(df: pd.DataFrame) -> list[dict]:
@@ -40,7 +57,7 @@ def _logs() -> list[str]:
     return out
 
 
-def test_same_values_as_pandas_on_every_bundled_log() -> None:
+def test_same_values_as_pandas_on_every_bundled_log(writer: str) -> None:
     table, _ = event_table(_logs())
     assert len(table) > 1000
     ref = _reference(table)
@@ -61,7 +78,7 @@ def test_same_values_as_pandas_on_every_bundled_log() -> None:
     "accents éàü and emoji \U0001F4BE",
     'quotes " and back\\slash and /slash',
 ])
-def test_text_is_escaped_and_one_event_stays_one_line(tmp_path: Path, text: str) -> None:
+def test_text_is_escaped_and_one_event_stays_one_line(tmp_path: Path, text: str, writer: str) -> None:
     log = tmp_path / "xo.log"
     log.write_text(f"2026-04-14T00:22:13.120Z xo:backups:worker INFO {text}\n"
                    "2026-04-14T00:22:14.000Z xo:backups:worker INFO next\n", encoding="utf-8")
@@ -74,7 +91,7 @@ def test_text_is_escaped_and_one_event_stays_one_line(tmp_path: Path, text: str)
     assert "é" in out or "é" not in text  # non-ASCII text is kept as is
 
 
-def test_a_lone_surrogate_is_escaped_not_an_error(tmp_path: Path) -> None:
+def test_a_lone_surrogate_is_escaped_not_an_error(tmp_path: Path, writer: str) -> None:
     """A job log may hold "\\ud800" (valid JSON, not encodable as UTF-8): that event's line is written
     with ASCII escapes, the others as they are, and the stream stays valid UTF-8."""
     log = tmp_path / "xo.log"
@@ -93,8 +110,71 @@ def test_a_lone_surrogate_is_escaped_not_an_error(tmp_path: Path) -> None:
     assert "café" in lines[0] and "\\ud800" in lines[1]
 
 
-def test_an_empty_table_writes_nothing() -> None:
+def test_an_empty_table_writes_nothing(writer: str) -> None:
     table, _ = event_table([])
     buf = io.StringIO()
     write_jsonl(table, buf)
     assert buf.getvalue() == ""
+
+
+def test_bytes_go_straight_to_a_utf8_stream_after_pending_text(tmp_path: Path, writer: str) -> None:
+    """On a UTF-8 text stream the compiled writer writes bytes to its buffer: text written before must
+    come out first. Any other encoding gets text through the stream's own encoder."""
+    log = tmp_path / "xo.log"
+    log.write_text("2026-04-14T00:22:13.120Z xo:backups:worker INFO café\n", encoding="utf-8")
+    table, _ = event_table([str(log)])
+    for encoding in ("utf-8", "latin-1"):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        out.write("before\n")
+        write_jsonl(table, out)
+        out.write("after\n")
+        out.flush()
+        lines = raw.getvalue().decode(encoding).split("\n")
+        assert lines[0] == "before" and lines[2] == "after" and lines[3] == ""
+        assert json.loads(lines[1])["raw"].endswith("café")
+
+
+_CELL = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(1 << 70), max_value=1 << 70),
+    st.text(max_size=40), st.text(alphabet=st.characters(codec=None), max_size=12),  # surrogates too
+    st.lists(st.text(max_size=8), max_size=3), st.lists(st.integers(), max_size=2),
+    st.floats(allow_nan=True), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+@pytest.mark.skipif(fastlane.module() is None, reason="the compiled extension is not built here")
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.tuples(_CELL, _CELL, _CELL), min_size=1, max_size=6))
+def test_compiled_writer_matches_the_python_encoder(rows: list[tuple]) -> None:
+    """Cell by cell, the compiled writer gives the Python encoder's JSON text; where a cell cannot be
+    UTF-8 (a lone surrogate) it falls back to ASCII escapes, and the values still read back equal."""
+    keys = ['{"a":', ',"b":', ',"c":']
+    columns = [list(col) for col in zip(*rows, strict=True)]
+    data = fastlane.module().jsonl(columns, keys, "}\n", jsonl._other_utf8)
+    text = data.decode("utf-8")  # always valid UTF-8
+    lines = text.split("\n")
+    assert lines[-1] == "" and len(lines) == len(rows) + 1
+    for line, row in zip(lines, rows, strict=False):
+        expect = [jsonl._strings([cell], repeating=False)[0] for cell in row]
+        try:
+            "".join(expect).encode("utf-8")
+        except UnicodeEncodeError:
+            assert json.loads(line) == json.loads("{" + ",".join(
+                f'"{k}":{e}' for k, e in zip("abc", expect, strict=True)) + "}")
+            continue
+        assert line == "".join(k + e for k, e in zip(keys, expect, strict=True)) + "}"
+
+
+@pytest.mark.skipif(fastlane.module() is None, reason="the compiled extension is not built here")
+def test_compiled_writer_edge_cells() -> None:
+    """Integers at and past the 64-bit limits, every control character, quote and backslash at every
+    offset of the eight-byte scan, and non-ASCII text: the Python encoder's text, byte for byte."""
+    ints = [-1, 0, 1, -9, 10, -(1 << 63), (1 << 63) - 1, 1 << 63, -(1 << 63) - 1, 10**20, True, False]
+    texts = [("x" * at) + chr(c) + "yz" for c in [*range(0x20), 0x22, 0x5C, 0x7F, 0xE9, 0x2028]
+             for at in range(10)]
+    cells = ints + texts + [["a\"b", "\\\\"], [], ["é"]]
+    data = fastlane.module().jsonl([cells], ['{"v":'], "}\n", jsonl._other_utf8)
+    expect = "".join('{"v":' + jsonl._strings([c], repeating=False)[0] + "}\n" for c in cells)
+    assert data.decode("utf-8") == expect
+    assert json.loads(data.decode().split("\n")[0]) == {"v": -1}

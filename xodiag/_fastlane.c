@@ -24,4 +24,5 @@
 #include "_fastlane/isotime.c"
 #include "_fastlane/matcher.c"
 #include "_fastlane/lane.c"
+#include "_fastlane/jsonl.c"
 #include "_fastlane/module.c"

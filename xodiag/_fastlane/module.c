@@ -77,6 +77,7 @@ static PyObject *mod_reserve(PyObject *self, PyObject *args) {
 
 static PyMethodDef mod_methods[] = {
     {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
+    {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other): rows as JSON lines (UTF-8 bytes)"},
     {"move", mod_move, METH_VARARGS,
      "move(out, values, order=None): out[i] = values[order[i]], moving the references; values ends empty"},
     {NULL, NULL, 0, NULL}};
@@ -86,6 +87,7 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
 
 PyMODINIT_FUNC PyInit__fastlane(void) {
     if (load_pcre2() < 0) return NULL;
+    json_escape_init();
     if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;

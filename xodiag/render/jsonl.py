@@ -11,6 +11,7 @@ characters (``\\u001b``), so no escape sequence from a log reaches a terminal.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from typing import IO, Any
@@ -97,11 +98,53 @@ def encode_columns(df: Any) -> list[list[str]]:
 
 
 _ROW = "{" + ",".join(f"{json.dumps(name)}:%s" for name in COLUMNS) + "}\n"
+_KEYS = [("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumerate(COLUMNS)]
+
+
+def _cells(df: Any) -> list[Any]:
+    """The columns as plain Python cells for the compiled writer: times as ISO text (None for NaT),
+    integers as int (None when missing), everything else as stored."""
+    import numpy as np
+
+    out: list[Any] = []
+    for name in COLUMNS:
+        col = df[name]
+        if name == "time":
+            out.append([None if t == "null" else t[1:-1] for t in _times(col)])
+        elif col.dtype.kind in "iu":
+            out.append(col.to_numpy().tolist() if isinstance(col.dtype, np.dtype)
+                       else col.to_numpy(dtype=object, na_value=None).tolist())
+        else:
+            out.append(col.to_numpy(dtype=object).tolist())
+    return out
+
+
+def _other_utf8(value: Any) -> str:
+    """JSON text for a cell the compiled writer leaves to Python; ASCII escapes when the text cannot be
+    written as UTF-8 (a lone surrogate)."""
+    text = _other(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _ASCII_ENCODER.encode(value)
+    return text
 
 
 def write_jsonl(df: Any, out: IO[str]) -> None:
     """One JSON object per event with exactly the documented columns, in that order."""
     if df is None or not len(df):
+        return
+    from xodiag.sources import fastlane
+
+    compiled = fastlane.module()
+    if compiled is not None:
+        data = compiled.jsonl(_cells(df), _KEYS, "}\n", _other_utf8)
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8":
+            out.flush()  # the text layer's pending output first, then the bytes as they are
+            buffer.write(data)
+        else:
+            out.write(data.decode("utf-8"))
         return
     row = _ROW
     text = "".join([row % cells for cells in zip(*encode_columns(df), strict=True)])

@@ -1,0 +1,244 @@
+/* xodiag._fastlane: jsonl(): event table rows as JSON lines, column by column.
+ * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own.
+ *
+ * The Python writer (xodiag/render/jsonl.py) is the reference; tests compare both. A cell is written
+ * here when it is None, a str, a bool, an int that fits 64 bits, or a list of str; any other cell (a
+ * frames list of dicts, a float, a str that is not valid UTF-8 such as a lone surrogate) is handed to
+ * the Python callback `other`, which returns its JSON text. Strings are escaped as json.dumps does with
+ * ensure_ascii=False: quote, backslash and control characters are escaped, other text is kept. */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+} Buf;
+
+static int buf_grow(Buf *b, size_t more) {
+    if (b->n + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->n + more) {
+        if (cap > SIZE_MAX / 2) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        cap *= 2;
+    }
+    char *p = PyMem_Realloc(b->p, cap);
+    if (!p) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int buf_put(Buf *b, const char *s, size_t n) {
+    if (buf_grow(b, n) < 0) return -1;
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    return 0;
+}
+
+/* which bytes need an escape in a JSON string: control characters, quote and backslash */
+static unsigned char JSON_ESCAPE[256];
+
+static void json_escape_init(void) {
+    for (int c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
+    JSON_ESCAPE['"'] = JSON_ESCAPE['\\'] = 1;
+}
+
+/* any byte below 0x20, '"' or '\\' among eight (exact as a yes/no answer) */
+static inline int word_needs_escape(uint64_t x) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), s = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((s - ones) & ~s)) & highs ? 1 : 0;
+}
+
+static int put_json_text(Buf *b, const char *s, size_t n) {
+    if (buf_grow(b, n * 6 + 2) < 0) return -1; /* the worst case: every byte as \u00XX */
+    char *d = b->p + b->n;
+    *d++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!word_needs_escape(x)) {
+                memcpy(d, &x, 8);
+                d += 8;
+                i += 8;
+                continue;
+            }
+        }
+        size_t stop = i + 8 < n ? i + 8 : n;
+        for (; i < stop; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!JSON_ESCAPE[c]) {
+                *d++ = (char)c;
+                continue;
+            }
+            *d++ = '\\';
+            switch (c) {
+            case '"': *d++ = '"'; break;
+            case '\\': *d++ = '\\'; break;
+            case '\n': *d++ = 'n'; break;
+            case '\r': *d++ = 'r'; break;
+            case '\t': *d++ = 't'; break;
+            case '\b': *d++ = 'b'; break;
+            case '\f': *d++ = 'f'; break;
+            default:
+                *d++ = 'u';
+                *d++ = '0';
+                *d++ = '0';
+                *d++ = "0123456789abcdef"[c >> 4];
+                *d++ = "0123456789abcdef"[c & 15];
+            }
+        }
+    }
+    *d++ = '"';
+    b->n = (size_t)(d - b->p);
+    return 0;
+}
+
+/* a signed 64-bit integer in decimal */
+static int put_int(Buf *b, long long x) {
+    char num[24], *e = num + sizeof num, *p = e;
+    unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (x < 0) *--p = '-';
+    return buf_put(b, p, (size_t)(e - p));
+}
+
+/* 1: written; 0: not a str this can write (the caller asks Python); -1: error */
+static int put_json_str(Buf *b, PyObject *s) {
+    Py_ssize_t n;
+    const char *u;
+    if (PyUnicode_IS_ASCII(s)) {
+        u = (const char *)PyUnicode_DATA(s);
+        n = PyUnicode_GET_LENGTH(s);
+    } else {
+        u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!u) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return -1;
+            PyErr_Clear(); /* a lone surrogate: Python escapes it */
+            return 0;
+        }
+    }
+    return put_json_text(b, u, (size_t)n) < 0 ? -1 : 1;
+}
+
+static int put_other(Buf *b, PyObject *other, PyObject *v) {
+    PyObject *text = PyObject_CallOneArg(other, v);
+    if (!text) return -1;
+    Py_ssize_t n;
+    const char *u = PyUnicode_Check(text) ? PyUnicode_AsUTF8AndSize(text, &n) : NULL;
+    int rc = u ? buf_put(b, u, (size_t)n) : -1;
+    if (!u && !PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "other() must return JSON text (str)");
+    Py_DECREF(text);
+    return rc;
+}
+
+static int put_cell(Buf *b, PyObject *other, PyObject *v) {
+    if (v == Py_None) return buf_put(b, "null", 4);
+    if (PyUnicode_CheckExact(v)) {
+        int rc = put_json_str(b, v);
+        return rc != 0 ? (rc < 0 ? -1 : 0) : put_other(b, other, v);
+    }
+    if (PyBool_Check(v)) return v == Py_True ? buf_put(b, "true", 4) : buf_put(b, "false", 5);
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (x == -1 && PyErr_Occurred()) return -1;
+        if (overflow) return put_other(b, other, v);
+        return put_int(b, x);
+    }
+    if (PyList_CheckExact(v)) {
+        Py_ssize_t n = PyList_GET_SIZE(v);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(v, i))) return put_other(b, other, v);
+        size_t mark = b->n;
+        if (buf_put(b, "[", 1) < 0) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (i && buf_put(b, ",", 1) < 0) return -1;
+            int rc = put_json_str(b, PyList_GET_ITEM(v, i));
+            if (rc < 0) return -1;
+            if (rc == 0) { /* an item Python must escape: the whole list goes to Python */
+                b->n = mark;
+                return put_other(b, other, v);
+            }
+        }
+        return buf_put(b, "]", 1);
+    }
+    return put_other(b, other, v);
+}
+
+/* jsonl(columns, keys, end, other) -> bytes (UTF-8)
+ * columns: sequences of cells, all as long as the first; keys: one str per column, written before its
+ * cell ('{"time":', ',"line":', ...); end: written after each row ('}\n'); other(cell) -> JSON text */
+static PyObject *mod_jsonl(PyObject *self, PyObject *args) {
+    PyObject *columns, *keys, *end, *other;
+    if (!PyArg_ParseTuple(args, "O!O!UO", &PyList_Type, &columns, &PyList_Type, &keys, &end, &other)) return NULL;
+    Py_ssize_t k = PyList_GET_SIZE(columns);
+    if (PyList_GET_SIZE(keys) != k || !PyCallable_Check(other)) {
+        PyErr_SetString(PyExc_ValueError, "one key per column, and a callable other");
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject **seqs = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *));
+    PyObject **held = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *)); /* the keys, owned: other() may run */
+    const char **kt = PyMem_Calloc((size_t)k + 1, sizeof(char *));
+    Py_ssize_t *kn = PyMem_Calloc((size_t)k + 1, sizeof(Py_ssize_t));
+    Buf b = {0};
+    if (!seqs || !held || !kt || !kn) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t rows = -1;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *key = held[j] = Py_NewRef(PyList_GET_ITEM(keys, j));
+        if (!PyUnicode_Check(key) || !(kt[j] = PyUnicode_AsUTF8AndSize(key, &kn[j]))) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "keys must be str");
+            goto done;
+        }
+        seqs[j] = PySequence_Fast(PyList_GET_ITEM(columns, j), "columns must be sequences");
+        if (!seqs[j]) goto done;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seqs[j]);
+        if (rows < 0) rows = n;
+        if (n != rows) {
+            PyErr_SetString(PyExc_ValueError, "columns must have the same length");
+            goto done;
+        }
+    }
+    Py_ssize_t en; /* end is held by the call's arguments */
+    const char *et = PyUnicode_AsUTF8AndSize(end, &en);
+    if (!et) goto done;
+    for (Py_ssize_t i = 0; i < (rows < 0 ? 0 : rows); i++) {
+        for (Py_ssize_t j = 0; j < k; j++) {
+            /* the sequence may change under a callback: read it live, and hold the cell */
+            if (i >= PySequence_Fast_GET_SIZE(seqs[j])) {
+                PyErr_SetString(PyExc_RuntimeError, "a column changed size while being written");
+                goto done;
+            }
+            PyObject *v = Py_NewRef(PySequence_Fast_GET_ITEM(seqs[j], i));
+            int rc = buf_put(&b, kt[j], (size_t)kn[j]) < 0 ? -1 : put_cell(&b, other, v);
+            Py_DECREF(v);
+            if (rc < 0) goto done;
+        }
+        if (buf_put(&b, et, (size_t)en) < 0) goto done;
+    }
+    result = PyBytes_FromStringAndSize(b.p ? b.p : "", (Py_ssize_t)b.n);
+done:
+    for (Py_ssize_t j = 0; j < k; j++) {
+        if (seqs) Py_XDECREF(seqs[j]);
+        if (held) Py_XDECREF(held[j]);
+    }
+    PyMem_Free(seqs);
+    PyMem_Free(held);
+    PyMem_Free(kt);
+    PyMem_Free(kn);
+    PyMem_Free(b.p);
+    return result;
+}
