@@ -454,3 +454,37 @@ def test_frame_without_the_block_api_is_the_same_frame(monkeypatch: pytest.Monke
     assert len(with_blocks) > 20
     assert list(without.dtypes) == list(with_blocks.dtypes)
     pd.testing.assert_frame_equal(without, with_blocks)
+
+
+_ISO = st.builds(
+    lambda y, mo, d, h, mi, s, frac, zone, sep: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+    st.integers(1600, 2300), st.integers(0, 13), st.integers(0, 32), st.integers(0, 24), st.integers(0, 60),
+    st.integers(0, 60), st.sampled_from(["", ".1", ".123", ".123456", ".123456789", ".1234567890", "."]),
+    st.sampled_from(["Z", "+02:00", "-0530", "+2400", "", "z", "+02"]), st.sampled_from(["T", "T", " "]))
+
+
+@needs_lane
+@settings(max_examples=1500, deadline=None)
+@given(text=st.one_of(_ISO, st.text(max_size=30)))
+def test_compiled_iso_times_match_pandas(text: str) -> None:
+    """iso_ns (used for every xo header time and xapi time the Python framer emits) gives pandas' UTC
+    nanoseconds whenever it answers; when it does not, the row keeps its text for pandas."""
+    mod = fastlane.module()
+    got = mod.iso_ns(text)
+    if got is None:
+        return
+    ref = pd.to_datetime(pd.Series([text], dtype=object), format="ISO8601", utc=True, errors="coerce")
+    assert ref[0] is not pd.NaT
+    assert got == ref[0].value
+    compact = text[:4] + text[5:7] + text[8:]
+    assert mod.iso_ns(compact, True) == got  # xensource's compact form
+
+
+def test_compiled_iso_times_decline_odd_shapes() -> None:
+    mod = fastlane.module()
+    if mod is None:
+        pytest.skip("the C fast lane is not built here")
+    for text in ["2026-04-30 21:50:00Z", "2026-04-30T21:50:00", "2026-02-30T00:00:00Z", "1600-01-01T00:00:00Z",
+                 "2026-04-30T21:50:00.1234567890Z", "2026-04-30T24:00:00Z", "２026-04-30T21:50:00Z", ""]:
+        assert mod.iso_ns(text) is None, text
+    assert mod.iso_ns("2026-04-30T21:50:00.5+01:30") == pd.Timestamp("2026-04-30T20:20:00.5Z").value

@@ -279,6 +279,11 @@ class EventBuilder:
         ids: Ids | None = None,
     ) -> None:
         c = self.cols
+        if time_kind == "iso" or time_kind == "xapi":  # the compiled parser's epoch ns, as the lane gives
+            mod = _fastlane().module()
+            ns = mod.iso_ns(time_value, time_kind == "xapi") if mod is not None and type(time_value) is str else None
+            if ns is not None:
+                time_kind, time_value = "ns", ns
         if time_kind == "next":
             self.pending.append(self.n)
             time_kind = time_value = None

@@ -58,3 +58,34 @@ static int iso_ns(const char *s, size_t n, int64_t *out) {
     *out = secs * 1000000000LL + frac;
     return 0;
 }
+
+/* iso_ns(text, compact=False) -> int | None: text checked against the shape first (any str is safe);
+ * compact is xensource's "YYYYMMDDTHH:MM:SS..." form. None: leave it to pandas, the reference. */
+static PyObject *mod_iso_ns(PyObject *self, PyObject *args) {
+    PyObject *text;
+    int compact = 0;
+    if (!PyArg_ParseTuple(args, "U|p", &text, &compact)) return NULL;
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
+    const char *s = (const char *)PyUnicode_DATA(text);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(text);
+    char buf[64];
+    if (compact) { /* "20260430T21:50:00.002Z" -> "2026-04-30T21:50:00.002Z" */
+        if (n < 8 || n + 2 > sizeof buf) Py_RETURN_NONE;
+        memcpy(buf, s, 4);
+        buf[4] = '-';
+        memcpy(buf + 5, s + 4, 2);
+        buf[7] = '-';
+        memcpy(buf + 8, s + 6, n - 6);
+        s = buf;
+        n += 2;
+    }
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    if (n < 20) Py_RETURN_NONE;
+    for (int i = 0; i < 19; i++) {
+        char c = s[i];
+        if (shape[i] == 'd' ? (c < '0' || c > '9') : c != shape[i]) Py_RETURN_NONE;
+    }
+    int64_t epoch;
+    if (iso_ns(s, n, &epoch) != 0) Py_RETURN_NONE;
+    return PyLong_FromLongLong(epoch);
+}

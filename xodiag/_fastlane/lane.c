@@ -193,11 +193,23 @@ static void lane_dealloc(Lane *self) {
 }
 
 /* ---- rows ------------------------------------------------------------------------------------- */
-static inline int put(Lane *L, int col, PyObject *v) { /* steals v */
-    if (!v) return -1;
-    int rc = PyList_Append(L->cols[col], v);
+/* append v to a list, taking the reference: in the room reserve() made, without a call (as CPython's own
+ * _PyList_AppendTakeRef does); past it, through PyList_Append */
+static inline int append_take(PyObject *list, PyObject *v) {
+    PyListObject *l = (PyListObject *)list;
+    Py_ssize_t n = Py_SIZE(l);
+    if (n < l->allocated) {
+        l->ob_item[n] = v;
+        Py_SET_SIZE(l, n + 1);
+        return 0;
+    }
+    int rc = PyList_Append(list, v);
     Py_DECREF(v);
     return rc;
+}
+
+static inline int put(Lane *L, int col, PyObject *v) { /* steals v */
+    return v ? append_take(L->cols[col], v) : -1;
 }
 
 /* put, or drop v when an earlier put failed: v is always consumed; returns the new bad flag */
@@ -248,7 +260,7 @@ static int put_row(Lane *L, Row *r) {
         bad = !res;
         Py_XDECREF(res);
     }
-    bad = bad || PyList_Append(L->time_kind, r->time_kind) < 0 || PyList_Append(L->time_value, tv) < 0;
+    bad = bad || append_take(L->time_kind, Py_NewRef(r->time_kind)) < 0 || append_take(L->time_value, Py_NewRef(tv)) < 0;
     PyObject *line = PyLong_FromLong(r->line);
     PyObject *line_end = r->line_end == r->line ? Py_XNewRef(line) : PyLong_FromLong(r->line_end);
     bad = bad || !line || !line_end;
@@ -653,6 +665,10 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     PyObject *counts = PyObject_GetAttrString(L->framer, "counts");
     PyObject *result = NULL;
     if (!tk || !tv || !pend || !open || !counts) goto done;
+    if (!PyList_Check(tk) || !PyList_Check(tv) || !PyList_Check(pend)) {
+        PyErr_SetString(PyExc_RuntimeError, "builder's time_kind, time_value and pending must be lists");
+        goto done;
+    }
     L->time_kind = tk;
     L->time_value = tv;
     L->pending = pend;
