@@ -366,6 +366,16 @@ def build_tools(path: Path, lnav: str | None, xodiag: Path | None, lnav_env: dic
                 result_from="stderr",
             )
         )
+        floor = Path(__file__).resolve().with_name("table_floor.py")
+        tools.append(
+            Tool(
+                "table floor (no parsing)",
+                [str(xodiag.parent / "python"), str(floor), f],
+                env=x_env,
+                crash_marker=crash,
+                result_from="stderr",
+            )
+        )
         tools.append(
             Tool(
                 "xodiag parse --format jsonl",
