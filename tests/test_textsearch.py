@@ -58,3 +58,36 @@ def test_same_as_pandas(values: list[str | None], case: bool, enabled: bool) -> 
             assert got.tolist() == ref.astype(bool).tolist(), pattern
     finally:
         fastlane.ENABLED = saved
+
+
+def test_matcher_reads_arrays_in_place_and_anything_else_as_a_sequence() -> None:
+    """Matcher.mask reads a C-ordered object ndarray through its buffer and every other input (a list, a
+    tuple, a strided view, a non-object array) as a sequence: the same answers either way."""
+    import numpy as np
+
+    mod = fastlane.module()
+    if mod is None:
+        pytest.skip("the compiled extension is not built here")
+    m = mod.Matcher(("ab", 0))
+    values = ["xab", None, "é ab", "zz", "ab\n", 3, "a\x07b ab"]
+    expect = [1, 0, 2, 0, 1, 0, 2]
+    arr = np.array(values, dtype=object)
+    assert list(m.mask(arr)) == list(m.mask(values)) == list(m.mask(tuple(values))) == expect
+    assert list(m.mask(np.repeat(arr, 2)[::2])) == expect  # not contiguous
+    assert list(m.mask(np.zeros(3))) == [0, 0, 0]  # numbers count as ""
+    assert list(m.mask(np.array([], dtype=object))) == []
+    with pytest.raises(TypeError):
+        m.mask(5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(*[st.one_of(st.none(), st.integers(), st.lists(st.text(max_size=3), max_size=2),
+                                           st.text(max_size=6))] * 3), min_size=0, max_size=30))
+def test_joined_text_is_the_row_by_row_join(rows: list[tuple]) -> None:
+    """Timeline text for a set of columns: each row's str cells joined by single spaces, others as ""."""
+    from xodiag.timeline import _joined
+
+    df = pd.DataFrame(rows, columns=["a", "b", "c"], dtype=object)
+    for cols in (("a",), ("a", "b"), ("c", "a", "b")):
+        want = [" ".join(v if isinstance(v, str) else "" for v in r) for r in zip(*(df[c] for c in cols), strict=True)]
+        assert list(_joined(df, cols)) == want

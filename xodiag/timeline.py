@@ -5,6 +5,7 @@ Rules read the timeline, never the raw files.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,14 +61,23 @@ class Timeline:
         return out
 
 
-def _joined(df: pd.DataFrame, cols: tuple[str, ...]) -> Any:
+def _text_or_empty(arr: Any) -> Any:
+    """The object array with every non-str cell as "" (a new array; str cells are shared)."""
     import numpy as np
 
-    arrays = [df[c].to_numpy(dtype=object) for c in cols]
-    if len(arrays) == 1:
-        return np.array([v if isinstance(v, str) else "" for v in arrays[0]], dtype=object)
-    return np.array([" ".join(v if isinstance(v, str) else "" for v in vals) for vals in zip(*arrays, strict=True)],
-                    dtype=object)
+    is_str = np.fromiter(map(isinstance, arr, itertools.repeat(str)), dtype=bool, count=len(arr))
+    out = np.full(len(arr), "", dtype=object)
+    out[is_str] = arr[is_str]
+    return out
+
+
+def _joined(df: pd.DataFrame, cols: tuple[str, ...]) -> Any:
+    """The columns' text joined by single spaces, row by row (non-str cells as ""), as an object array:
+    element-wise string concatenation, no Python loop per row."""
+    out = _text_or_empty(df[cols[0]].to_numpy(dtype=object))
+    for c in cols[1:]:
+        out = out + " " + _text_or_empty(df[c].to_numpy(dtype=object))
+    return out
 
 
 def _time_text(t: Any) -> str | None:
@@ -143,7 +153,8 @@ def link(df: pd.DataFrame) -> list[int]:
 
     first: dict[str, int] = {}
     cols = [df[c].tolist() for c in ("vdi", "vbd", "sr", "task_refs")]
-    for i in range(len(df)):
+    keyed = sorted({i for col in cols for i, keys in enumerate(col) if keys and isinstance(keys, list)})
+    for i in keyed:  # rows without any key stay their own group: parent[i] == i throughout
         for col in cols:
             keys = col[i]
             if not isinstance(keys, list):
@@ -154,7 +165,9 @@ def link(df: pd.DataFrame) -> list[int]:
                     a, b = find(i), find(j)
                     if a != b:
                         parent[max(a, b)] = min(a, b)
-    return [find(i) for i in range(len(df))]
+    for i in keyed:
+        parent[i] = find(i)
+    return parent
 
 
 def build(table: pd.DataFrame, inputs: list[Any] | None = None) -> Timeline:
@@ -162,7 +175,7 @@ def build(table: pd.DataFrame, inputs: list[Any] | None = None) -> Timeline:
     vdi_key and group (correlation group, see ``link``)."""
     import pandas as pd
 
-    df = table.copy()
+    df = table.copy(deep=False)  # new columns only: the caller's table is left as it was
     df["what"] = classify(df) if len(df) else pd.Series(dtype=object)
     skew = estimate_skew(df) if len(df) else {}
     df["time_xo"] = df["time"]

@@ -25,16 +25,26 @@ static PyObject *matcher_mask(Matcher *self, PyObject *values) {
         PyErr_SetString(PyExc_RuntimeError, "Matcher is not initialised");
         return NULL;
     }
-    PyObject *seq = PySequence_Fast(values, "values must be a sequence");
-    if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
-    if (!out) {
-        Py_DECREF(seq);
-        return NULL;
+    /* a 1-D object ndarray is read in place through its buffer (no list of its items per search); any
+     * other sequence through PySequence_Fast */
+    Py_buffer view = {0};
+    PyObject *seq = NULL, **items;
+    Py_ssize_t n;
+    if (PyObject_CheckBuffer(values) &&
+        PyObject_GetBuffer(values, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) == 0 && view.format &&
+        strcmp(view.format, "O") == 0 && view.itemsize == (Py_ssize_t)sizeof(PyObject *)) {
+        items = (PyObject **)view.buf;
+        n = view.len / view.itemsize;
+    } else {
+        if (view.obj) PyBuffer_Release(&view);
+        PyErr_Clear(); /* not an object buffer: read it as a sequence */
+        if (!(seq = PySequence_Fast(values, "values must be a sequence"))) return NULL;
+        items = PySequence_Fast_ITEMS(seq);
+        n = PySequence_Fast_GET_SIZE(seq);
     }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
+    if (!out) goto fail;
     char *o = PyBytes_AS_STRING(out);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     int empty = -1; /* the answer for "" (computed once) */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = items[i];
@@ -57,11 +67,13 @@ static PyObject *matcher_mask(Matcher *self, PyObject *values) {
         if (rc < 0) goto fail;
         o[i] = rc > 0;
     }
-    Py_DECREF(seq);
+    Py_XDECREF(seq);
+    if (view.obj) PyBuffer_Release(&view);
     return out;
 fail:
-    Py_DECREF(seq);
-    Py_DECREF(out);
+    Py_XDECREF(seq);
+    if (view.obj) PyBuffer_Release(&view);
+    Py_XDECREF(out);
     return NULL;
 }
 

@@ -31,9 +31,9 @@ static inline const char *find(const char *t, size_t n, const char *needle, size
 }
 
 
-/* any control character other than tab in plain ASCII text (every byte < 0x80): eight bytes at a time, a
- * word with a byte below 0x20 is looked at byte by byte (tabs are allowed) */
-static int has_control(const char *s, size_t n) {
+/* any control character other than tab (and newline, when newline_ok) in plain ASCII text (every byte
+ * < 0x80): eight bytes at a time; a word with a byte below 0x20 is looked at byte by byte */
+static inline int control_in(const char *s, size_t n, int newline_ok) {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -41,12 +41,14 @@ static int has_control(const char *s, size_t n) {
         memcpy(&x, s + i, 8);
         if ((x - ones * 0x20) & ~x & highs)
             for (size_t k = i; k < i + 8; k++)
-                if ((unsigned char)s[k] < 0x20 && s[k] != '\t') return 1;
+                if ((unsigned char)s[k] < 0x20 && s[k] != '\t' && !(newline_ok && s[k] == '\n')) return 1;
     }
     for (; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 && s[i] != '\t') return 1;
+        if ((unsigned char)s[i] < 0x20 && s[i] != '\t' && !(newline_ok && s[i] == '\n')) return 1;
     return 0;
 }
+
+static int has_control(const char *s, size_t n) { return control_in(s, n, 0); }
 
 /* opening minus closing brackets ({ [ minus } ]): a table, no branch per byte */
 static signed char BRACKET_DELTA[256] = {['{'] = 1, ['['] = 1, ['}'] = -1, [']'] = -1};
@@ -111,9 +113,7 @@ static const char *plain_text(PyObject *text, size_t *n) {
     if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) return NULL;
     const char *t = (const char *)PyUnicode_DATA(text);
     *n = (size_t)PyUnicode_GET_LENGTH(text);
-    for (size_t k = 0; k < *n; k++)
-        if ((unsigned char)t[k] < 0x20 && t[k] != '\t' && t[k] != '\n') return NULL;
-    return t;
+    return control_in(t, *n, 1) ? NULL : t;
 }
 
 static void strip_ws(const char *t, size_t *s, size_t *e) {
