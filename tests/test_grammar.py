@@ -126,7 +126,7 @@ def test_parser_cache_is_used_and_survives_damage(tmp_path: Path, monkeypatch: p
     assert _parses(build("syslog"))
     cached = tmp_path / "xodiag" / "lark-syslog-start.pickle"
     good = cached.read_bytes()
-    assert good.split(b"\n", 1)[0].isalnum()  # Lark's digest of grammar, options and versions
+    assert len(good.split(b"\n", 1)[0]) == 64  # the digest of grammar, options, Lark and Python versions
     if damage == "garbage":
         cached.write_bytes(b"\x00not a cache\n" + bytes(range(256)))
     elif damage == "truncated":
@@ -151,3 +151,33 @@ def test_parser_without_a_writable_cache(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     assert grammar.cache_dir() is None
     assert _parses(grammar.parser.__wrapped__("syslog"))
+
+
+def test_parser_cache_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache file appears by rename once complete (parallel runs never read half a file); when the
+    folder cannot take it, the run goes on with the parser it built and leaves no temporary file."""
+    import os
+
+    from xodiag.parse import grammar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    build = grammar.parser.__wrapped__
+    assert _parses(build("syslog"))
+    folder = tmp_path / "xodiag"
+    assert sorted(p.name for p in folder.iterdir()) == ["lark-syslog-start.pickle"]
+
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: renames.append((str(a), str(b))) or real_replace(a, b))
+    (folder / "lark-syslog-start.pickle").unlink()
+    assert _parses(build("syslog"))
+    assert len(renames) == 1 and renames[0][1] == str(folder / "lark-syslog-start.pickle")
+    assert renames[0][0].endswith(".tmp") and not os.path.exists(renames[0][0])
+
+    def full_disk(a: str, b: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    (folder / "lark-syslog-start.pickle").unlink()
+    assert _parses(build("syslog"))
+    assert list(folder.iterdir()) == []  # neither a cache file nor a temporary one

@@ -8,6 +8,7 @@ only) parses structured blocks, each distinct block once.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -39,26 +40,74 @@ def cache_dir() -> Path | None:
     return path if os.access(path, os.W_OK | os.X_OK) else None
 
 
+_OPTIONS = {"parser": "lalr", "lexer": "contextual", "propagate_positions": False, "maybe_placeholders": False}
+
+
 @functools.cache
 def parser(name: str, start: str = "start") -> Lark:
     """The LALR parser of ``grammars/<name>.lark`` (built once per process).
 
-    Lark's cache keeps the built tables in ``cache_dir()``. Each file starts with a digest of the
-    grammar text, the options and the Lark and Python versions, so a changed grammar is rebuilt (and a
-    damaged file is ignored and rebuilt).
+    Built parsers are kept in ``cache_dir()``, one file per grammar and start rule. Its first line is a
+    digest of the grammar text, the options and the Lark and Python versions: a file whose digest does
+    not match (an edited grammar, another Lark) or that cannot be read is rebuilt. Files are written to a
+    temporary name and renamed, so runs in parallel never read one half written.
     """
     from lark import Lark
 
+    text = grammar_path(name).read_text(encoding="utf-8")
+    options = dict(_OPTIONS, start=start)
     folder = cache_dir()
-    return Lark(
-        grammar_path(name).read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        start=start,
-        propagate_positions=False,
-        maybe_placeholders=False,
-        cache=str(folder / f"lark-{name}-{start}.pickle") if folder is not None else False,
-    )
+    if folder is None:
+        return Lark(text, **options)
+    digest = _digest(text, options)
+    path = folder / f"lark-{name}-{start}.pickle"
+    cached = _load_cached(path, digest)
+    if cached is not None:
+        return cached
+    built = Lark(text, **options)
+    _save_cached(built, path, digest)
+    return built
+
+
+def _digest(text: str, options: dict[str, object]) -> bytes:
+    import hashlib
+    import sys
+
+    import lark
+
+    key = "\n".join([text, repr(sorted(options.items())), lark.__version__, sys.version])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest().encode("ascii")
+
+
+def _load_cached(path: Path, digest: bytes) -> Lark | None:
+    from lark import Lark
+
+    try:
+        with path.open("rb") as f:
+            if f.readline().rstrip(b"\n") != digest:
+                return None
+            return Lark.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception:  # a damaged cache file, whatever the damage: rebuild it
+        return None
+
+
+def _save_cached(built: Lark, path: Path, digest: bytes) -> None:
+    import tempfile
+
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=path.parent, prefix=path.name + ".", suffix=".tmp",
+                                         delete=False) as tmp:
+            tmp_name = tmp.name
+            tmp.write(digest + b"\n")
+            built.save(tmp)
+        os.replace(tmp_name, path)
+    except OSError:  # a full or read-only disk: no cache this time
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
 
 
 def _terminal_regex(lark: Lark, name: str) -> str:
