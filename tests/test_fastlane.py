@@ -488,3 +488,22 @@ def test_compiled_iso_times_decline_odd_shapes() -> None:
                  "2026-04-30T21:50:00.1234567890Z", "2026-04-30T24:00:00Z", "２026-04-30T21:50:00Z", ""]:
         assert mod.iso_ns(text) is None, text
     assert mod.iso_ns("2026-04-30T21:50:00.5+01:30") == pd.Timestamp("2026-04-30T20:20:00.5Z").value
+
+
+@needs_lane
+def test_lane_rows_share_repeated_ids(tmp_path: Path) -> None:
+    """A UUID named on many lines is one str object, and rows that name only it share one list (list
+    cells are read-only): the table's memory does not grow with a list and a string per row."""
+    path = tmp_path / "ids.journal"
+    path.write_text("".join(_xo(812, i, msg=f"VDI {_UUIDS[0]} exported") + "\n" for i in range(500)))
+    table = _assert_same([str(path)])
+    cells = table["vdi"].tolist()
+    assert all(c == [_UUIDS[0]] for c in cells)
+    from collections import Counter
+
+    # the lane's rows share (a record still open at a batch's end is finished by Python, with its own)
+    assert Counter(map(id, cells)).most_common(1)[0][1] >= 490
+    assert Counter(id(c[0]) for c in table["uuids"]).most_common(1)[0][1] >= 490
+    ids = E.extract_ids(f"VDI {_UUIDS[0]}")  # what Python callers get stays theirs to change
+    ids.vdi.append("x")
+    assert table["vdi"].iloc[0] == [_UUIDS[0]]

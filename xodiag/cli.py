@@ -193,7 +193,9 @@ def _diagnose(files: list[str], opts: object):  # -> Diagnosis
         table, summaries = event_table(files, opts)  # type: ignore[arg-type]
         if status is not None:
             status.update(f"analysing {len(table)} events...")
-        diag = diagnose(build(table, summaries), summaries)
+        timeline = build(table, summaries)
+        del table  # the timeline holds its own sorted copy: the pointer arrays of this one can go
+        diag = diagnose(timeline, summaries)
     finally:
         if status is not None:
             status.stop()

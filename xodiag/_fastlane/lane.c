@@ -46,6 +46,7 @@ typedef struct {
     unsigned long seq;
     int ready, running;
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
+    PyObject *id_strs, *id_lists; /* owned dicts: one str per distinct id, one list per single id (share_ids) */
 } Lane;
 
 static void pid_cache_clear(Lane *L) {
@@ -133,6 +134,9 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
     self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
     if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
+    self->id_strs = PyDict_New();
+    self->id_lists = PyDict_New();
+    if (!self->id_strs || !self->id_lists) return -1;
     self->ready = 1;
     return 0;
 }
@@ -189,6 +193,8 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
+    Py_XDECREF(self->id_strs);
+    Py_XDECREF(self->id_lists);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -251,6 +257,39 @@ static inline PyObject *or_empty(Lane *L, PyObject **v) {
     return o;
 }
 
+/* A row's id list, as the table will hold it: each id one str object for all rows, and a list of a single
+ * id one list object for all rows that hold just that id (list cells are read-only, docs/events.md; only
+ * the lane's own rows share them, never lists handed to Python callers). A UUID named on thousands of
+ * lines then costs a pointer per row, not a list and a string per row. Takes and returns a reference. */
+#define SHARED_IDS_MAX 65536
+static PyObject *share_ids(Lane *L, PyObject *list) {
+    if (PyDict_GET_SIZE(L->id_strs) > SHARED_IDS_MAX) PyDict_Clear(L->id_strs); /* the table keeps its own */
+    if (PyDict_GET_SIZE(L->id_lists) > SHARED_IDS_MAX) PyDict_Clear(L->id_lists);
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(list, i);
+        if (!PyUnicode_CheckExact(item)) continue;
+        PyObject *one = PyDict_SetDefault(L->id_strs, item, item); /* borrowed */
+        if (!one) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        if (one != item) PyList_SetItem(list, i, Py_NewRef(one)); /* drops the row's own copy */
+    }
+    if (n != 1) return list;
+    PyObject *key = PyList_GET_ITEM(list, 0);
+    PyObject *shared = PyDict_GetItemWithError(L->id_lists, key);
+    if (shared) {
+        Py_DECREF(list);
+        return Py_NewRef(shared);
+    }
+    if (PyErr_Occurred() || PyDict_SetItem(L->id_lists, key, list) < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    return list;
+}
+
 /* the row, through the same steps as EventBuilder.add (rows waiting for a time take this one's) */
 static int put_row(Lane *L, Row *r) {
     int bad = 0;
@@ -283,7 +322,11 @@ static int put_row(Lane *L, Row *r) {
     bad = put2(L, C_ERR_CODE, or_none(&r->ecode), bad);
     bad = put2(L, C_ERR_MSG, or_none(&r->emsg), bad);
     bad = put2(L, C_FRAMES, or_empty(L, &r->frames), bad);
-    for (int i = 0; i < 9; i++) bad = put2(L, C_VM + i, or_empty(L, &r->ids[i]), bad);
+    for (int i = 0; i < 9; i++) {
+        PyObject *ids = or_empty(L, &r->ids[i]);
+        if (ids != L->facts->empty && !bad) ids = share_ids(L, ids);
+        bad = put2(L, C_VM + i, ids, bad || !ids);
+    }
     bad = put2(L, C_RAW, or_none(&r->raw), bad);
     row_clear(r);
     L->rows++;
