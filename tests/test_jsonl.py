@@ -178,3 +178,24 @@ def test_compiled_writer_edge_cells() -> None:
     expect = "".join('{"v":' + jsonl._strings([c], repeating=False)[0] + "}\n" for c in cells)
     assert data.decode("utf-8") == expect
     assert json.loads(data.decode().split("\n")[0]) == {"v": -1}
+
+
+_FIRST_NS = pd.Timestamp("1678-01-01T00:00:00Z").value  # times.FIRST_YEAR .. LAST_YEAR: the others are NaT
+_LAST_NS = pd.Timestamp("2262-01-01T00:00:00Z").value - 1
+
+
+@pytest.mark.skipif(fastlane.module() is None, reason="the compiled extension is not built here")
+@settings(max_examples=500, deadline=None)
+@given(stamps=st.lists(st.one_of(st.integers(min_value=_FIRST_NS, max_value=_LAST_NS),
+                                 st.integers(min_value=-10**12, max_value=10**12), st.just(None)),
+                       min_size=1, max_size=20))
+def test_compiled_times_match_numpy(stamps: list[int | None]) -> None:
+    """The compiled writer formats epoch ns itself: the same text as the Python writer (numpy's
+    millisecond cast, floored), over the years a table time can hold, around 1970 and for NaT."""
+    import numpy as np
+
+    nat = np.iinfo(np.int64).min
+    ns = np.array([nat if s is None else s for s in stamps], dtype=np.int64)
+    series = pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
+    data = fastlane.module().jsonl([ns.tolist()], ['{"t":'], "}\n", jsonl._other_utf8, 0)
+    assert data.decode().split("\n")[:-1] == ['{"t":' + t + "}" for t in jsonl._times(series)]

@@ -130,6 +130,31 @@ static int put_json_str(Buf *b, PyObject *s) {
     return put_json_text(b, u, (size_t)n) < 0 ? -1 : 1;
 }
 
+/* epoch nanoseconds (UTC) as "YYYY-MM-DDTHH:MM:SS.mmmZ", milliseconds floored (numpy's datetime64[ms]
+ * cast); every int64 is a year between 1677 and 2262, so four digits always do */
+static int put_iso_ms(Buf *b, int64_t ns) {
+    int64_t ms = ns / 1000000 - (ns % 1000000 < 0);
+    int64_t secs = ms / 1000 - (ms % 1000 < 0), msr = ms - secs * 1000;
+    int64_t days = secs / 86400 - (secs % 86400 < 0), sod = secs - days * 86400;
+    /* civil_from_days (proleptic Gregorian), the inverse of days_from_civil in isotime.c */
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9, y = yoe + era * 400 + (m <= 2);
+    int64_t parts[] = {y, m, d, sod / 3600, sod / 60 % 60, sod % 60, msr};
+    static const int width[] = {4, 2, 2, 2, 2, 2, 3};
+    static const char after[] = "--T::.Z";
+    char text[32], *p = text;
+    *p++ = '"';
+    for (int i = 0; i < 7; i++) {
+        for (int k = width[i] - 1; k >= 0; k--) p[k] = (char)('0' + parts[i] % 10), parts[i] /= 10;
+        p += width[i];
+        *p++ = after[i];
+    }
+    *p++ = '"';
+    return buf_put(b, text, (size_t)(p - text));
+}
+
 static int put_other(Buf *b, PyObject *other, PyObject *v) {
     PyObject *text = PyObject_CallOneArg(other, v);
     if (!text) return -1;
@@ -175,12 +200,27 @@ static int put_cell(Buf *b, PyObject *other, PyObject *v) {
     return put_other(b, other, v);
 }
 
-/* jsonl(columns, keys, end, other) -> bytes (UTF-8)
+/* a time cell: epoch ns, or NaT (the int64 minimum) / None as null; anything else as any cell */
+static int put_time(Buf *b, PyObject *other, PyObject *v) {
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long ns = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (ns == -1 && PyErr_Occurred()) return -1;
+        if (!overflow) return ns == INT64_MIN ? buf_put(b, "null", 4) : put_iso_ms(b, (int64_t)ns);
+    }
+    return put_cell(b, other, v);
+}
+
+/* jsonl(columns, keys, end, other, time_column=-1) -> bytes (UTF-8)
  * columns: sequences of cells, all as long as the first; keys: one str per column, written before its
- * cell ('{"time":', ',"line":', ...); end: written after each row ('}\n'); other(cell) -> JSON text */
+ * cell ('{"time":', ',"line":', ...); end: written after each row ('}\n'); other(cell) -> JSON text.
+ * The cells of columns[time_column] are epoch nanoseconds (int; the int64 minimum, numpy's NaT, is null) */
 static PyObject *mod_jsonl(PyObject *self, PyObject *args) {
     PyObject *columns, *keys, *end, *other;
-    if (!PyArg_ParseTuple(args, "O!O!UO", &PyList_Type, &columns, &PyList_Type, &keys, &end, &other)) return NULL;
+    Py_ssize_t time_column = -1;
+    if (!PyArg_ParseTuple(args, "O!O!UO|n", &PyList_Type, &columns, &PyList_Type, &keys, &end, &other,
+                          &time_column))
+        return NULL;
     Py_ssize_t k = PyList_GET_SIZE(columns);
     if (PyList_GET_SIZE(keys) != k || !PyCallable_Check(other)) {
         PyErr_SetString(PyExc_ValueError, "one key per column, and a callable other");
@@ -223,7 +263,8 @@ static PyObject *mod_jsonl(PyObject *self, PyObject *args) {
                 goto done;
             }
             PyObject *v = Py_NewRef(PySequence_Fast_GET_ITEM(seqs[j], i));
-            int rc = buf_put(&b, kt[j], (size_t)kn[j]) < 0 ? -1 : put_cell(&b, other, v);
+            int rc = buf_put(&b, kt[j], (size_t)kn[j]) < 0 ? -1 : j == time_column ? put_time(&b, other, v)
+                                                                                 : put_cell(&b, other, v);
             Py_DECREF(v);
             if (rc < 0) goto done;
         }

@@ -78,7 +78,7 @@ static PyObject *mod_reserve(PyObject *self, PyObject *args) {
 static PyMethodDef mod_methods[] = {
     {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
     {"iso_ns", mod_iso_ns, METH_VARARGS, "iso_ns(text, compact=False): epoch ns of an ISO time, or None"},
-    {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other): rows as JSON lines (UTF-8 bytes)"},
+    {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other, time_column=-1): rows as JSON lines (UTF-8 bytes)"},
     {"move", mod_move, METH_VARARGS,
      "move(out, values, order=None): out[i] = values[order[i]], moving the references; values ends empty"},
     {NULL, NULL, 0, NULL}};

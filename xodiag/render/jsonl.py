@@ -102,15 +102,15 @@ _KEYS = [("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumer
 
 
 def _cells(df: Any) -> list[Any]:
-    """The columns as plain Python cells for the compiled writer: times as ISO text (None for NaT),
-    integers as int (None when missing), everything else as stored."""
+    """The columns as plain Python cells for the compiled writer: times as epoch ns, integers as int (None
+    when missing), everything else as stored."""
     import numpy as np
 
     out: list[Any] = []
     for name in COLUMNS:
         col = df[name]
-        if name == "time":
-            out.append([None if t == "null" else t[1:-1] for t in _times(col)])
+        if name == "time":  # epoch ns (NaT: the int64 minimum), formatted by the compiled writer
+            out.append(col.to_numpy(dtype="datetime64[ns]").view(np.int64).tolist())
         elif col.dtype.kind in "iu":
             out.append(col.to_numpy().tolist() if isinstance(col.dtype, np.dtype)
                        else col.to_numpy(dtype=object, na_value=None).tolist())
@@ -138,7 +138,7 @@ def write_jsonl(df: Any, out: IO[str]) -> None:
 
     compiled = fastlane.module()
     if compiled is not None:
-        data = compiled.jsonl(_cells(df), _KEYS, "}\n", _other_utf8)
+        data = compiled.jsonl(_cells(df), _KEYS, "}\n", _other_utf8, list(COLUMNS).index("time"))
         buffer = getattr(out, "buffer", None)
         if buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8":
             out.flush()  # the text layer's pending output first, then the bytes as they are
