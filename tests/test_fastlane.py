@@ -9,6 +9,7 @@ so these tests always compare two real paths there.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -460,7 +461,9 @@ _ISO = st.builds(
     lambda y, mo, d, h, mi, s, frac, zone, sep: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
     st.integers(1600, 2300), st.integers(0, 13), st.integers(0, 32), st.integers(0, 24), st.integers(0, 60),
     st.integers(0, 60), st.sampled_from(["", ".1", ".123", ".123456", ".123456789", ".1234567890", "."]),
-    st.sampled_from(["Z", "+02:00", "-0530", "+2400", "", "z", "+02"]), st.sampled_from(["T", "T", " "]))
+    st.sampled_from(["Z", "+02:00", "-0530", "+2400", "", "z", "+02", "+0:00", "+-1:00", "+ 1:00", "-/900",
+                     "+0/:00", "+01:0x", "+1a00"]),
+    st.sampled_from(["T", "T", " "]))
 
 
 @needs_lane
@@ -507,3 +510,31 @@ def test_lane_rows_share_repeated_ids(tmp_path: Path) -> None:
     ids = E.extract_ids(f"VDI {_UUIDS[0]}")  # what Python callers get stays theirs to change
     ids.vdi.append("x")
     assert table["vdi"].iloc[0] == [_UUIDS[0]]
+
+
+@needs_lane
+def test_lane_rejects_a_framer_whose_state_is_not_dicts() -> None:
+    lane, framer = _lane_and_framer()
+    framer.open = []  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="dicts"):
+        lane.run(["2026-04-30T21:00:01.000Z xo:a INFO one"], 0, 1)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="Python classes can give buffers (__buffer__) from 3.12")
+def test_move_reads_the_list_after_the_buffers() -> None:
+    """Getting the order's buffer may run Python code that empties values: move must not read the old
+    length (a review found a crash here on 3.12)."""
+    import numpy as np
+
+    mod = fastlane.module()
+    if mod is None:
+        pytest.skip("the C fast lane is not built here")
+    values = [object() for _ in range(4)]
+
+    class Order:
+        def __buffer__(self, flags: int) -> memoryview:
+            values.clear()
+            return memoryview(np.arange(4, dtype=np.int64))
+
+    with pytest.raises(ValueError):
+        mod.move(np.empty(4, dtype=object), values, Order())

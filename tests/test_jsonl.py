@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -199,3 +200,18 @@ def test_compiled_times_match_numpy(stamps: list[int | None]) -> None:
     series = pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
     data = fastlane.module().jsonl([ns.tolist()], ['{"t":'], "}\n", jsonl._other_utf8, 0)
     assert data.decode().split("\n")[:-1] == ['{"t":' + t + "}" for t in jsonl._times(series)]
+
+
+@pytest.mark.skipif(fastlane.module() is None, reason="the compiled extension is not built here")
+@pytest.mark.parametrize("victim", ["columns", "keys"])
+def test_compiled_writer_survives_lists_changed_while_read(victim: str) -> None:
+    """Reading a column may run Python code (its __iter__) that empties the list of columns or of keys:
+    the writer works on the lists as they were when called (a review found a crash here)."""
+    class Evil:
+        def __iter__(self) -> Iterator[int]:
+            (columns if victim == "columns" else keys).clear()
+            return iter([1])
+
+    columns: list = [Evil(), [2]]
+    keys = ['{"a":', ',"b":']
+    assert fastlane.module().jsonl(columns, keys, "}\n", repr) == b'{"a":1,"b":2}\n'

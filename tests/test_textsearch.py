@@ -75,6 +75,9 @@ def test_matcher_reads_arrays_in_place_and_anything_else_as_a_sequence() -> None
     assert list(m.mask(arr)) == list(m.mask(values)) == list(m.mask(tuple(values))) == expect
     assert list(m.mask(np.repeat(arr, 2)[::2])) == expect  # not contiguous
     assert list(m.mask(np.zeros(3))) == [0, 0, 0]  # numbers count as ""
+    assert list(m.mask(np.array([["ab", "x"], ["y", "ab"]], dtype=object))) == [0, 0]  # rows of a 2-D array
+    with pytest.raises(TypeError):
+        m.mask(np.array("ab", dtype=object))  # 0-d: not a sequence
     assert list(m.mask(np.array([], dtype=object))) == []
     with pytest.raises(TypeError):
         m.mask(5)

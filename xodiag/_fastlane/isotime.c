@@ -8,6 +8,12 @@ static int num(const char *s, int n) {
     return v;
 }
 
+static int digits(const char *s, int n) {
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return 0;
+    return 1;
+}
+
 static int64_t days_from_civil(int64_t y, int m, int d) { /* proleptic Gregorian, 1970-01-01 = 0 */
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -42,8 +48,9 @@ static int iso_ns(const char *s, size_t n, int64_t *out) {
         int sign = s[i] == '-' ? -1 : 1;
         size_t rest = n - i - 1;
         int oh, om;
-        if (rest == 5 && s[i + 3] == ':') { oh = num(s + i + 1, 2); om = num(s + i + 4, 2); }
-        else if (rest == 4) { oh = num(s + i + 1, 2); om = num(s + i + 3, 2); }
+        const char *o = s + i + 1;
+        if (rest == 5 && digits(o, 2) && o[2] == ':' && digits(o + 3, 2)) { oh = num(o, 2); om = num(o + 3, 2); }
+        else if (rest == 4 && digits(o, 4)) { oh = num(o, 2); om = num(o + 2, 2); }
         else return -1;
         if (oh > 23 || om > 59) return -1;
         off = sign * ((int64_t)oh * 3600 + om * 60);

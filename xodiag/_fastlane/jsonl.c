@@ -221,29 +221,39 @@ static PyObject *mod_jsonl(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "O!O!UO|n", &PyList_Type, &columns, &PyList_Type, &keys, &end, &other,
                           &time_column))
         return NULL;
-    Py_ssize_t k = PyList_GET_SIZE(columns);
-    if (PyList_GET_SIZE(keys) != k || !PyCallable_Check(other)) {
-        PyErr_SetString(PyExc_ValueError, "one key per column, and a callable other");
+    /* snapshots: reading a column (its __iter__) may run Python code that changes either list */
+    PyObject *cols_t = PyList_AsTuple(columns), *keys_t = cols_t ? PyList_AsTuple(keys) : NULL;
+    if (!keys_t) {
+        Py_XDECREF(cols_t);
         return NULL;
     }
+    Py_ssize_t k = PyTuple_GET_SIZE(cols_t);
     PyObject *result = NULL;
-    PyObject **seqs = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *));
-    PyObject **held = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *)); /* the keys, owned: other() may run */
-    const char **kt = PyMem_Calloc((size_t)k + 1, sizeof(char *));
-    Py_ssize_t *kn = PyMem_Calloc((size_t)k + 1, sizeof(Py_ssize_t));
+    PyObject **seqs = NULL;
+    const char **kt = NULL;
+    Py_ssize_t *kn = NULL;
     Buf b = {0};
-    if (!seqs || !held || !kt || !kn) {
+    if (PyTuple_GET_SIZE(keys_t) != k || !PyCallable_Check(other)) {
+        PyErr_SetString(PyExc_ValueError, "one key per column, and a callable other");
+        goto done;
+    }
+    seqs = PyMem_Calloc((size_t)k + 1, sizeof(PyObject *));
+    kt = PyMem_Calloc((size_t)k + 1, sizeof(char *)); /* into the keys, which keys_t holds */
+    kn = PyMem_Calloc((size_t)k + 1, sizeof(Py_ssize_t));
+    if (!seqs || !kt || !kn) {
         PyErr_NoMemory();
         goto done;
     }
     Py_ssize_t rows = -1;
     for (Py_ssize_t j = 0; j < k; j++) {
-        PyObject *key = held[j] = Py_NewRef(PyList_GET_ITEM(keys, j));
+        PyObject *key = PyTuple_GET_ITEM(keys_t, j);
         if (!PyUnicode_Check(key) || !(kt[j] = PyUnicode_AsUTF8AndSize(key, &kn[j]))) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "keys must be str");
             goto done;
         }
-        seqs[j] = PySequence_Fast(PyList_GET_ITEM(columns, j), "columns must be sequences");
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        seqs[j] = PySequence_Fast(PyTuple_GET_ITEM(cols_t, j), "columns must be sequences");
         if (!seqs[j]) goto done;
         Py_ssize_t n = PySequence_Fast_GET_SIZE(seqs[j]);
         if (rows < 0) rows = n;
@@ -272,12 +282,10 @@ static PyObject *mod_jsonl(PyObject *self, PyObject *args) {
     }
     result = PyBytes_FromStringAndSize(b.p ? b.p : "", (Py_ssize_t)b.n);
 done:
-    for (Py_ssize_t j = 0; j < k; j++) {
-        if (seqs) Py_XDECREF(seqs[j]);
-        if (held) Py_XDECREF(held[j]);
-    }
+    for (Py_ssize_t j = 0; seqs && j < k; j++) Py_XDECREF(seqs[j]);
     PyMem_Free(seqs);
-    PyMem_Free(held);
+    Py_DECREF(cols_t);
+    Py_DECREF(keys_t);
     PyMem_Free(kt);
     PyMem_Free(kn);
     PyMem_Free(b.p);

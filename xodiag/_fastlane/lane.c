@@ -148,6 +148,8 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT((PyObject *)self->facts);
     Py_VISIT(self->block_facts);
     Py_VISIT(self->xapi_levels);
+    Py_VISIT(self->id_strs);
+    Py_VISIT(self->id_lists);
     for (int i = 0; i < MAXOPEN; i++) {
         Py_VISIT(self->slots[i].raws);
         Py_VISIT(self->slots[i].bodies);
@@ -164,6 +166,8 @@ static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
     Py_CLEAR(self->facts);
     Py_CLEAR(self->block_facts);
     Py_CLEAR(self->xapi_levels);
+    Py_CLEAR(self->id_strs);
+    Py_CLEAR(self->id_lists);
     self->ready = 0;
     return 0;
 }
@@ -708,8 +712,10 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     PyObject *counts = PyObject_GetAttrString(L->framer, "counts");
     PyObject *result = NULL;
     if (!tk || !tv || !pend || !open || !counts) goto done;
-    if (!PyList_Check(tk) || !PyList_Check(tv) || !PyList_Check(pend)) {
-        PyErr_SetString(PyExc_RuntimeError, "builder's time_kind, time_value and pending must be lists");
+    if (!PyList_Check(tk) || !PyList_Check(tv) || !PyList_Check(pend) || !PyDict_Check(open) ||
+        !PyDict_Check(counts)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "builder's time_kind, time_value and pending must be lists, framer's open and counts dicts");
         goto done;
     }
     L->time_kind = tk;

@@ -31,8 +31,8 @@ static PyObject *matcher_mask(Matcher *self, PyObject *values) {
     PyObject *seq = NULL, **items;
     Py_ssize_t n;
     if (PyObject_CheckBuffer(values) &&
-        PyObject_GetBuffer(values, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) == 0 && view.format &&
-        strcmp(view.format, "O") == 0 && view.itemsize == (Py_ssize_t)sizeof(PyObject *)) {
+        PyObject_GetBuffer(values, &view, PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS) == 0 && view.format &&
+        strcmp(view.format, "O") == 0 && view.itemsize == (Py_ssize_t)sizeof(PyObject *) && view.ndim == 1) {
         items = (PyObject **)view.buf;
         n = view.len / view.itemsize;
     } else {

@@ -1,4 +1,4 @@
-/* xodiag._fastlane: fill(), reserve() and the module definition.
+/* xodiag._fastlane: move(), reserve() and the module definition.
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
 
 /* move(out, values, order=None): out[i] = values[order[i]] (or values[i]), and values is left empty.
@@ -9,18 +9,20 @@ static PyObject *mod_move(PyObject *self, PyObject *args) {
     PyObject *out, *values, *order = Py_None;
     if (!PyArg_ParseTuple(args, "OO!|O", &out, &PyList_Type, &values, &order)) return NULL;
     Py_buffer ob, xb = {0};
+    /* both buffers first: getting one may run Python code (__buffer__) that changes values */
     if (PyObject_GetBuffer(out, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
     PyObject *result = NULL;
     unsigned char *seen = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(values);
-    if (strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) || ob.len / ob.itemsize != n) {
+    if (order != Py_None && PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
+    Py_ssize_t n = PyList_GET_SIZE(values); /* from here on no Python code runs until the items moved */
+    if (!ob.format || strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
+        ob.len / ob.itemsize != n) {
         PyErr_SetString(PyExc_ValueError, "out must be an object array as long as values");
         goto done;
     }
     const int64_t *idx = NULL;
     if (order != Py_None) {
-        if (PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
-        if (xb.itemsize != 8 || xb.len / 8 != n || (strcmp(xb.format, "l") != 0 && strcmp(xb.format, "q") != 0)) {
+        if (!xb.format || xb.itemsize != 8 || xb.len / 8 != n || (strcmp(xb.format, "l") != 0 && strcmp(xb.format, "q") != 0)) {
             PyErr_SetString(PyExc_ValueError, "order must be an int64 array as long as values");
             goto done;
         }
