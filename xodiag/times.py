@@ -186,7 +186,7 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
     import pandas as pd
 
     n = len(kinds)
-    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     quality = np.full(n, "none", dtype=object)
     present = set(kinds)
     if present == {"ns"}:  # a chunk the fast lane timed entirely: no per-kind selection needed
