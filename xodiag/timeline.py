@@ -178,7 +178,7 @@ def build(table: pd.DataFrame, inputs: list[Any] | None = None) -> Timeline:
     df = table.copy(deep=False)  # new columns only: the caller's table is left as it was
     df["what"] = classify(df) if len(df) else pd.Series(dtype=object)
     skew = estimate_skew(df) if len(df) else {}
-    df["time_xo"] = df["time"]
+    df["time_xo"] = df["time"].copy()  # its own array: host rows are shifted in place below
     for host, seconds in skew.items():
         if abs(seconds) >= 1.0:
             mask = df["format"].isin(HOST_FORMATS) & (df["host"] == host)
