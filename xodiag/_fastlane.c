@@ -10,6 +10,10 @@
  * loaded with dlopen from the system's libpcre2-8.so.0, so building needs no PCRE2 headers.
  * Only ASCII lines without control characters (tab aside) are taken: on those, PCRE2 and Python's
  * re agree on \w, \s, \b and case folding.
+ *
+ * Beside the lane, for the same hot paths: Facts (compiled extract_ids / error_from_text), Matcher
+ * (textsearch.contains), iso_ns (ISO times to epoch ns), move() (chunk columns into DataFrame blocks)
+ * and jsonl() (parse --format jsonl). Each has a Python reference that the tests compare it with.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -40,12 +40,7 @@ static inline int buf_put(Buf *b, const char *s, size_t n) {
 }
 
 /* which bytes need an escape in a JSON string: control characters, quote and backslash */
-static unsigned char JSON_ESCAPE[256];
-
-static void json_escape_init(void) {
-    for (int c = 0; c < 0x20; c++) JSON_ESCAPE[c] = 1;
-    JSON_ESCAPE['"'] = JSON_ESCAPE['\\'] = 1;
-}
+static const unsigned char JSON_ESCAPE[256] = {[0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1};
 
 /* any byte below 0x20, '"' or '\\' among eight (exact as a yes/no answer) */
 static inline int word_needs_escape(uint64_t x) {

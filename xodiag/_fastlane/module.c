@@ -90,7 +90,6 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
 
 PyMODINIT_FUNC PyInit__fastlane(void) {
     if (load_pcre2() < 0) return NULL;
-    json_escape_init();
     if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0) return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
