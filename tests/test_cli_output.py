@@ -230,3 +230,35 @@ def test_csv_header_even_without_events(run_cli, tmp_path):
     code, out, _ = run_cli(["parse", prose, "--format", "csv"])
     assert code == 0
     assert list(csv.reader(io.StringIO(out))) == [list(COLUMNS)]
+
+
+def test_console_script_exits_quickly_but_completely(tmp_path: Path) -> None:
+    """The console script skips the interpreter's teardown, not what exit must do: every output line is
+    written, atexit handlers run, and the exit status is the command's own."""
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["xodiag"] == "xodiag.cli:entry"
+    log = tmp_path / "xo-server.log"
+    log.write_text(CONSOLE * 400)
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('ATEXIT-RAN\\n'))\n"
+        "sys.argv = ['xodiag', *sys.argv[1:]]\n"
+        "from xodiag.cli import entry\n"
+        "entry()\n"
+        "sys.stderr.write('NOT-REACHED\\n')\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", probe, "parse", "--format", "jsonl", str(log)], cwd=REPO,
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    rows = [json.loads(line) for line in ok.stdout.splitlines()]
+    assert len(rows) == 400 * 4 and rows[-1]["message"] == "backup has ended"  # the last buffered line too
+    assert "ATEXIT-RAN" in ok.stderr and "NOT-REACHED" not in ok.stderr
+    assert "1 unparsed" not in ok.stderr and ", 1600 events" in ok.stderr
+    bad = subprocess.run([sys.executable, "-c", probe, "parse", str(tmp_path / "missing.log")], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "no such file" in bad.stderr and "ATEXIT-RAN" in bad.stderr
+    usage = subprocess.run([sys.executable, "-c", probe, "parse", "--format", "nope", str(log)], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
