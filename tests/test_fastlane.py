@@ -33,21 +33,17 @@ def test_lane_is_built_when_required() -> None:
         assert fastlane.available(), "xodiag._fastlane did not build or libpcre2-8 is missing"
 
 
-def _tables(paths: list[str], opts: ReadOptions | None = None) -> tuple[pd.DataFrame, list, pd.DataFrame, list]:
-    saved = fastlane.ENABLED
+def _read(paths: list[str], opts: ReadOptions | None, lane: bool, prematch: bool = True) -> tuple[pd.DataFrame, list]:
+    saved = fastlane.ENABLED, fastlane.PREMATCH
     try:
-        fastlane.ENABLED = False
-        pure, pure_sum = event_table(paths, opts)
-        fastlane.ENABLED = True
-        fast, fast_sum = event_table(paths, opts)
+        fastlane.ENABLED, fastlane.PREMATCH = lane, prematch
+        table, summaries = event_table(paths, opts)
     finally:
-        fastlane.ENABLED = saved
-    return pure, [s.as_json() for s in pure_sum], fast, [s.as_json() for s in fast_sum]
+        fastlane.ENABLED, fastlane.PREMATCH = saved
+    return table, [s.as_json() for s in summaries]
 
 
-def _assert_same(paths: list[str], opts: ReadOptions | None = None) -> pd.DataFrame:
-    pure, pure_sum, fast, fast_sum = _tables(paths, opts)
-    assert fast_sum == pure_sum
+def _assert_tables_equal(pure: pd.DataFrame, fast: pd.DataFrame, what: str) -> None:
     assert list(fast.columns) == list(pure.columns)
     assert list(fast.dtypes) == list(pure.dtypes)
     for col in pure.columns:
@@ -55,7 +51,19 @@ def _assert_same(paths: list[str], opts: ReadOptions | None = None) -> pd.DataFr
         if a != b:
             diff = next(i for i, (x, y) in enumerate(zip(a, b, strict=True))
                         if x != y and not (x is pd.NaT and y is pd.NaT))
-            raise AssertionError(f"column {col}, row {diff} (line {pure['line'][diff]}): {a[diff]!r} != {b[diff]!r}")
+            raise AssertionError(f"{what}: column {col}, row {diff} (line {pure['line'][diff]}): "
+                                 f"{a[diff]!r} != {b[diff]!r}")
+
+
+def _assert_same(paths: list[str], opts: ReadOptions | None = None) -> pd.DataFrame:
+    """The lane's table (with its regex work done ahead on a helper thread, and without) is the Python
+    framer's, and so are the summaries."""
+    pure, pure_sum = _read(paths, opts, lane=False)
+    fast, fast_sum = _read(paths, opts, lane=True, prematch=True)
+    alone, alone_sum = _read(paths, opts, lane=True, prematch=False)
+    assert fast_sum == pure_sum and alone_sum == pure_sum
+    _assert_tables_equal(pure, fast, "lane with prematch")
+    _assert_tables_equal(pure, alone, "lane without prematch")
     return fast
 
 
@@ -538,3 +546,165 @@ def test_move_reads_the_list_after_the_buffers() -> None:
 
     with pytest.raises(ValueError):
         mod.move(np.empty(4, dtype=object), values, Order())
+
+
+# ------------------------------------------------------------------------------------------ prematch
+_IDS = ["3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b", "AB557129-6FE3-4420-9733-FA0FA3519C11",
+         "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "d4c3b2a1-0f9e-4d8c-9b7a-6a5b4c3d2e1f",
+         "77777777-8888-4999-aaaa-bbbbbbbbbbbb"]
+_MIXED = [
+    "Apr 30 23:50:00 xo xo-server[812]: 2026-04-30T21:50:00.002Z vates:nbd-client WARN can't connect {",
+    "Apr 30 23:50:00 xo xo-server[812]:   err: Error: connect ECONNREFUSED 10.0.3.12:10809",
+    "Apr 30 23:50:00 xo xo-server[812]: }",
+    f"Apr 30 23:50:01 xo xo-server[812]: 2026-04-30T21:50:01.000Z xo:xapi INFO VDI {_IDS[0]} with "
+    f"OpaqueRef:{_IDS[1].upper()} R:0123456789ab 192.168.1.20:443",
+    f"Apr 30 23:50:01 xo xo-server[813]: 2026-04-30T21:50:01.100Z xo:backups ERROR VDI_IN_USE vdi={_IDS[2]}",
+    "Apr 30 23:50:02 xcp-a xapi: [ info||1234 HTTPS 10.0.0.1->:::80|VDI.export R:0123456789ab|xapi_http] export "
+    f"/export_raw_vdi/{_IDS[3]}?session_id=OpaqueRef:{_IDS[4]}",
+    "Apr 30 23:50:02 xo xo-server[812]: 2026-04-30T21:50:02.000Z xo:a INFO caf\u00e9",  # not ASCII
+    "Apr 30 23:50:03 xo xo-server[812]: 2026-04-30T21:50:03.000Z xo:a INFO bell\x07",  # control character
+    "",
+    "plain prose that is no log line at all",
+    "2026-04-30T21:50:04.000Z xo:console INFO no prefix, with RequestAbortedError",
+]
+
+
+def _framed(lines: list, pre: object = None, lane_and_framer: tuple | None = None) -> tuple:
+    """Feed lines through a lane (with ``pre``, a Pre or a callable making one) and return the rows."""
+    import datetime as dt
+
+    from xodiag.events import EventBuilder
+    from xodiag.sources.lines import LineFramer
+    from xodiag.sources.records import Sink, emit
+    from xodiag.times import YearContext
+
+    sink = Sink("x", "xo-journal", EventBuilder(), YearContext(None, 2026, None, dt.UTC))
+    framer = LineFramer(lambda rec: emit(rec, sink), lambda n: False)
+    framer.lane = fastlane.make_lane(framer, sink)
+    if callable(pre):
+        pre = pre(framer.lane, lines)
+    framer.feed(lines, 1, pre)
+    framer.close()
+    lane_rows = framer.lane.rows
+    framer.lane = None
+    cols, kinds, values = sink.builder.take()
+    return cols, kinds, values, sink.unparsed, lane_rows
+
+
+def _lane_friendly(n: int) -> list[str]:
+    """Lines the lane takes in long runs: two processes whose records close each other, messages with
+    error words, codes and ids, util.inspect data, xapi lines."""
+    out = []
+    for i in range(n):
+        pid = 812 + i % 2
+        stamp = f"Apr 30 23:50:{i % 60:02d} xo xo-server[{pid}]: 2026-04-30T21:50:{i % 60:02d}.{i % 1000:03d}Z"
+        kind = i % 5
+        if kind == 0:
+            out.append(f"{stamp} xo:xapi INFO VDI {_IDS[i % 5]} of vm={_IDS[(i + 1) % 5]} R:0123456789ab {i}")
+        elif kind == 1:
+            out.append(f"{stamp} xo:backups ERROR VDI_IN_USE(OpaqueRef:{_IDS[i % 5].upper()}, destroy)")
+        elif kind == 2:
+            out.append(f"{stamp} vates:nbd-client WARN can't connect to one nbd client {{")
+            out.append(f"Apr 30 23:50:{i % 60:02d} xo xo-server[{pid}]:   err: Error: connect ECONNREFUSED "
+                       f"10.0.3.{i % 250}:10809")
+            out.append(f"Apr 30 23:50:{i % 60:02d} xo xo-server[{pid}]: }}")
+        elif kind == 3:
+            out.append(f"{stamp} xo:a INFO got RequestAbortedError after {i} ms from 192.168.1.{i % 250}:443")
+        else:
+            out.append(f"Apr 30 23:50:{i % 60:02d} xcp-a xapi: [ info||{i} HTTPS 10.0.0.1->:::80|VDI.export "
+                       f"R:0123456789ab|xapi_http] export /export_raw_vdi/{_IDS[i % 5]}?session_id="
+                       f"OpaqueRef:{_IDS[(i + 2) % 5]} raised INTERNAL_ERROR")
+    return out
+
+
+@needs_lane
+def test_prematch_is_only_a_cache() -> None:
+    """Rows are the same with a Pre, without one, and with a Pre made before the list changed (a line the
+    Pre has no result for, or a result for another object, is matched by the lane itself)."""
+    lines = _lane_friendly(400) + _MIXED * 3 + [None, 42]  # not str: the lane leaves them to Python
+    plain = _framed([x for x in lines if isinstance(x, str)])
+    assert plain == _framed([x for x in lines if isinstance(x, str)], pre=lambda lane, ls: lane.prematch(ls))
+
+    def stale(lane: object, ls: list) -> object:
+        pre = lane.prematch(ls)
+        ls[3], ls[5] = ls[5], ls[3]  # other objects in those places now
+        ls[7] = "Apr 30 23:50:09 xo xo-server[812]: 2026-04-30T21:50:09.000Z xo:b INFO fresh"
+        return pre
+
+    swapped = [x for x in lines if isinstance(x, str)]
+    expected = list(swapped)
+    expected[3], expected[5] = expected[5], expected[3]
+    expected[7] = "Apr 30 23:50:09 xo xo-server[812]: 2026-04-30T21:50:09.000Z xo:b INFO fresh"
+    assert _framed(swapped, pre=stale) == _framed(expected)
+    cols = plain[0]
+    assert plain[4] >= 300  # the lane wrote these rows itself (fast rows, data rows, xapi rows)
+    assert cols["error_code"].count("VDI_IN_USE") >= 80 and cols["error_name"].count("Error") >= 80
+    assert sum(len(v) for v in cols["export_names"]) >= 80 and sum(len(v) for v in cols["vm"]) >= 80
+    lane, _framer = _lane_and_framer()
+    assert lane.prematch(lines).lines == len(lines)  # non-str items are skipped, not an error
+
+
+@needs_lane
+def test_prematch_misuse_is_an_error_not_a_crash() -> None:
+    lane, _framer = _lane_and_framer()
+    other, _framer2 = _lane_and_framer()
+    lines = list(_MIXED)
+    with pytest.raises(TypeError):
+        lane.prematch("not a list")
+    with pytest.raises(ValueError, match="prematch"):
+        lane.run(lines, 0, 1, other.prematch(lines))  # another lane's
+    with pytest.raises(ValueError, match="prematch"):
+        lane.run(lines, 0, 1, lane.prematch(list(lines)))  # another list's
+    with pytest.raises(ValueError, match="prematch"):
+        lane.run(lines, 0, 1, object())
+    with pytest.raises(RuntimeError):
+        type(lane).__new__(type(lane)).prematch(lines)
+    assert lane.run(lines, 0, 1, lane.prematch(lines)) >= 1
+
+
+@needs_lane
+def test_prematched_runs_one_helper_thread_and_always_joins_it() -> None:
+    import threading
+
+    lane, _framer = _lane_and_framer()
+    batches = [list(_MIXED), list(reversed(_MIXED)), list(_MIXED[:3])]
+    before = threading.active_count()
+    got = list(fastlane.prematched(lane, iter(batches)))
+    assert [b for b, _ in got] == batches and all(p.lines == len(b) for b, p in got)
+    assert threading.active_count() == before
+    early = fastlane.prematched(lane, iter(batches))
+    next(early)
+    early.close()  # the reader stopped early (a closed pipe, an error)
+    assert threading.active_count() == before
+
+    class Failing:
+        def prematch(self, lines: list) -> object:
+            raise MemoryError
+
+    assert [p for _, p in fastlane.prematched(Failing(), iter(batches))] == [None, None, None]
+    assert threading.active_count() == before
+    saved = fastlane.PREMATCH
+    try:
+        fastlane.PREMATCH = False
+        assert [p for _, p in fastlane.prematched(lane, iter(batches))] == [None, None, None]
+    finally:
+        fastlane.PREMATCH = saved
+
+
+@needs_lane
+def test_compiled_facts_share_strings_and_survive_a_full_cache() -> None:
+    """Ids and error names come from a string cache: equal values are one object, values past its size
+    limit are made afresh, and emptying a full cache loses nothing."""
+    facts = fastlane.facts()
+    text = f"VDI {_IDS[0].upper()} and vm={_IDS[1]}"
+    a, b = facts.extract_ids(text), facts.extract_ids(text)
+    assert a[4][0] == _IDS[0] and a[4][0] is b[4][0]
+    long_name = "Very" + "Long" * 60 + "Error"
+    for sample in (f"{long_name}: boom", f"x {long_name}: boom"):
+        name, code, message = facts.error_facts(sample)
+        ref = E.error_from_text_py(sample)
+        assert (name, code, message) == (ref.name, ref.code, ref.message)
+    for i in range(70_000):  # past the cache's 65536 values
+        uuid = f"{i:08x}-0000-4000-8000-{i:012X}"
+        assert facts.extract_ids(f"vdi {uuid}")[1] == [uuid.lower()]
+    assert facts.extract_ids(text)[4][0] == _IDS[0]

@@ -27,6 +27,7 @@
 #include "_fastlane/facts.c"
 #include "_fastlane/isotime.c"
 #include "_fastlane/matcher.c"
+#include "_fastlane/prematch.c"
 #include "_fastlane/lane.c"
 #include "_fastlane/jsonl.c"
 #include "_fastlane/module.c"

@@ -113,7 +113,7 @@ class ErrorFacts:
 
 
 _FASTLANE: Any = None
-RESERVE_ROWS = 10240  # a chunk's events (reader.CHUNK_EVENTS) and a little more
+RESERVE_ROWS = 20480  # a chunk's events: reader.CHUNK_EVENTS plus the batch that crossed it (1 MiB of text)
 
 
 def _fastlane() -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from xodiag.events import COLUMNS, EventBuilder
 from xodiag.sources import fastlane, journaljson
 from xodiag.sources.detect import FORMATS, detect
-from xodiag.sources.fastlane import make_lane
+from xodiag.sources.fastlane import make_lane, prematched
 from xodiag.sources.inputs import Input, open_inputs
 from xodiag.sources.jobjson import read_job_json
 from xodiag.sources.lines import LineFramer
@@ -258,8 +258,8 @@ def _read_one(inp: Input, fmt: str, sink: Sink, summary: InputSummary) -> Iterat
     else:
         batches = inp.line_batches()
     n = 0
-    for batch in batches:
-        framer.feed(batch, n + 1)
+    for batch, pre in prematched(framer.lane, batches):
+        framer.feed(batch, n + 1, pre)
         n += len(batch)
         if builder.n >= CHUNK_EVENTS:
             _account(sink, summary)

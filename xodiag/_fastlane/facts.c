@@ -25,6 +25,7 @@ typedef struct {
     int g_kind, g_vdi, g_head, g_msg, g_cprop, g_cxapi, g_cerrno, g_oname, g_oarg;
     PyObject *session_ctx; /* tuple of ASCII str */
     PyObject *empty;       /* events.EMPTY: the one empty list that empty cells share */
+    SCache strs;           /* the ids and error names found so far, one str each */
 } Facts;
 
 static PyTypeObject FactsType;
@@ -109,6 +110,7 @@ static void facts_dealloc(Facts *self) {
     Py_XDECREF(self->needs);
     Py_XDECREF(self->session_ctx);
     Py_XDECREF(self->empty);
+    scache_free(&self->strs);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -129,21 +131,155 @@ static int scan_flags(const char *t, size_t n) {
     return f;
 }
 
+/* ---- ids: found in one pass over the text (no object made, no GIL needed), then made into the row's
+ * lists (events.extract_ids). The pass records each find in order; replaying the finds in that order
+ * gives the lists extract_ids builds, duplicates dropped the same way. */
+enum { L_VM, L_VDI, L_VBD, L_SR, L_UUIDS, L_REFS, L_TASKS, L_EXPORTS, L_ADDRS, L_NONE = 255 };
+
+typedef struct {
+    uint32_t s, e;       /* the value in the text */
+    uint8_t list, mode;  /* the list it goes to, and scache_str's transform */
+    uint8_t also;        /* a second list (the vm/vdi/vbd/sr its context names), or L_NONE */
+} IdHit;
+
+typedef struct {
+    IdHit *h;
+    size_t n, cap;
+    IdHit *inline_; /* the caller's small buffer: h starts there and moves to the heap when it fills */
+} HitBuf;
+
+static int hits_add(HitBuf *b, size_t s, size_t e, int list, int mode, int also) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        IdHit *h = b->h == b->inline_ ? malloc(cap * sizeof *h) : realloc(b->h, cap * sizeof *h);
+        if (!h) return -1;
+        if (b->h == b->inline_ && b->n) memcpy(h, b->inline_, b->n * sizeof *h);
+        b->h = h;
+        b->cap = cap;
+    }
+    b->h[b->n++] = (IdHit){(uint32_t)s, (uint32_t)e, (uint8_t)list, (uint8_t)mode, (uint8_t)also};
+    return 0;
+}
+
+static void hits_free(HitBuf *b) {
+    if (b->h != b->inline_) free(b->h);
+    b->h = b->inline_;
+    b->n = 0;
+}
+
+/* the regexes one thread finds ids with (Facts' own, or clones with their own match data) */
+typedef struct {
+    Rx *ids_a, *ctx, *exports, *tasks, *addrs;
+} IdRx;
+
+#define ID_NOMEM (-1000) /* id_scan's result when a buffer could not grow; other negatives are PCRE2's */
+
 /* the next _ID_RE match at or after pos: tried only where its first "-" can be (events._ID_DASH_OFFSETS),
  * leftmost first; >0 found (ids_a's ovector), 0 none, <0 error */
-static int next_id(Facts *F, const char *t, size_t n, size_t pos) {
+static int next_id(Facts *F, Rx *ids_a, const char *t, size_t n, size_t pos) {
     long prev = (long)pos - 1; /* candidates start after the previous "-" (a match has none before its first) */
     for (const char *d = memchr(t + pos, '-', n - pos); d; d = memchr(d + 1, '-', (size_t)(t + n - d - 1))) {
         long di = (long)(d - t);
         for (int k = F->n_dash_off - 1; k >= 0; k--) { /* largest offset = leftmost candidate first */
             long p = di - F->dash_off[k];
             if (p <= prev || p < (long)pos) continue;
-            int rc = rx_exec(&F->ids_a, t, n, (size_t)p);
+            int rc = rx_run(ids_a, t, n, (size_t)p);
             if (rc != 0) return rc;
         }
         prev = di;
     }
     return 0;
+}
+
+/* every id events.extract_ids finds in t[:n] (plain ASCII), in its order, into out: 0, or <0 (a PCRE2
+ * error code, or ID_NOMEM). Makes no Python object and holds no GIL. */
+static int id_scan(Facts *F, const IdRx *R, const char *t, size_t n, HitBuf *out) {
+    if (n > UINT32_MAX) return ID_NOMEM;
+    int flags = scan_flags(t, n), rc = 0;
+    if (flags & HAS_DASH) {
+        if (flags & HAS_SESSION) {
+            size_t pos = 0;
+            while (pos <= n && (rc = rx_run(R->exports, t, n, pos)) > 0) {
+                size_t s = g_s(R->exports, 0), e = g_e(R->exports, 0);
+                size_t vs = g_s(R->exports, F->g_vdi), ve = g_e(R->exports, F->g_vdi);
+                if (hits_add(out, s, e, L_EXPORTS, S_AS_IS, L_NONE) < 0 || hits_add(out, vs, ve, L_VDI, S_LOWER, L_NONE) < 0)
+                    return ID_NOMEM;
+                pos = e > s ? e : e + 1;
+            }
+            if (rc < 0) return rc;
+        }
+        size_t pos = 0;
+        while (pos < n && (rc = next_id(F, R->ids_a, t, n, pos)) > 0) {
+            size_t s = g_s(R->ids_a, 0), e = g_e(R->ids_a, 0);
+            pos = e > s ? e : e + 1;
+            size_t b = s >= 16 ? s - 16 : 0;
+            int list = L_UUIDS, mode = S_LOWER;
+            if (t[s] == 'O' || t[s] == 'o') {
+                int secret = 0;
+                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(F->session_ctx); k++) {
+                    PyObject *c = PyTuple_GET_ITEM(F->session_ctx, k);
+                    size_t cl = (size_t)PyUnicode_GET_LENGTH(c);
+                    if (s - b >= cl && memcmp(t + s - cl, PyUnicode_DATA(c), cl) == 0) {
+                        secret = 1;
+                        break;
+                    }
+                }
+                if (secret) continue; /* a session id is a secret, not an object reference */
+                list = L_REFS;
+                mode = S_REF;
+            }
+            int also = L_NONE, c = rx_run(R->ctx, t + b, s - b, 0);
+            if (c < 0) return c;
+            if (c > 0) {
+                size_t ks = g_s(R->ctx, F->g_kind), ke = g_e(R->ctx, F->g_kind);
+                char k[4] = {0};
+                for (size_t j = ks; j < ke && j - ks < 3; j++) k[j - ks] = (char)(t[b + j] | 0x20);
+                also = (ke - ks == 2 && !strcmp(k, "vm")) ? L_VM
+                       : (ke - ks == 3 && !strcmp(k, "vdi")) ? L_VDI
+                       : (ke - ks == 3 && !strcmp(k, "vbd")) ? L_VBD
+                       : (ke - ks == 2 && !strcmp(k, "sr")) ? L_SR : L_NONE;
+            }
+            if (hits_add(out, s, e, list, mode, also) < 0) return ID_NOMEM;
+        }
+        if (rc < 0) return rc;
+    }
+    if (flags & HAS_TASK) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_run(R->tasks, t, n, pos)) > 0) {
+            size_t s = g_s(R->tasks, 0), e = g_e(R->tasks, 0);
+            if (hits_add(out, s, e, L_TASKS, S_AS_IS, L_NONE) < 0) return ID_NOMEM;
+            pos = e > s ? e : e + 1;
+        }
+        if (rc < 0) return rc;
+    }
+    if (flags & HAS_DOT) {
+        size_t pos = 0;
+        while (pos <= n && (rc = rx_run(R->addrs, t, n, pos)) > 0) {
+            size_t s = g_s(R->addrs, 0), e = g_e(R->addrs, 0);
+            pos = e > s ? e : e + 1;
+            int ok = 1, octet = 0;
+            for (size_t k = s; k < e && t[k] != ':'; k++) {
+                if (t[k] == '.') {
+                    if (octet >= 256) ok = 0;
+                    octet = 0;
+                } else {
+                    octet = octet * 10 + (t[k] - '0');
+                }
+            }
+            if (octet >= 256) ok = 0;
+            if (ok && hits_add(out, s, e, L_ADDRS, S_AS_IS, L_NONE) < 0) return ID_NOMEM;
+        }
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+static int id_scan_error(int rc) {
+    if (rc == ID_NOMEM) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return rx_error(rc);
 }
 
 /* append value to *list (created on first use) unless an equal string is in it; steals value */
@@ -159,108 +295,35 @@ static int add_to(PyObject **list, PyObject *value) {
     return c < 0 ? -1 : 0;
 }
 
-/* events.extract_ids over plain ASCII text. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs,
- * export_names, addresses) must be NULL on entry; a list stays NULL while it is empty. */
-static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
-    PyObject **vm = &out[0], **vdi = &out[1], **vbd = &out[2], **sr = &out[3], **uuids = &out[4],
-             **refs = &out[5], **tasks = &out[6], **exports = &out[7], **addrs = &out[8];
-    int flags = scan_flags(t, n), rc = 0;
-    if (flags & HAS_DASH) {
-        if (flags & HAS_SESSION) {
-            size_t pos = 0;
-            while (pos <= n && (rc = rx_exec(&F->exports, t, n, pos)) > 0) {
-                size_t s = g_s(&F->exports, 0), e = g_e(&F->exports, 0);
-                if (add_to(exports, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
-                size_t vs = g_s(&F->exports, F->g_vdi), ve = g_e(&F->exports, F->g_vdi);
-                if (add_to(vdi, astr_lower(t + vs, (Py_ssize_t)(ve - vs))) < 0) return -1;
-                pos = e > s ? e : e + 1;
+/* the lists of id_scan's finds in t. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs, export_names,
+ * addresses) must be NULL on entry; a list stays NULL while it is empty. */
+static int id_lists(Facts *F, const char *t, const IdHit *h, size_t nh, PyObject **out) {
+    for (size_t i = 0; i < nh; i++) {
+        PyObject *v = scache_str(&F->strs, t + h[i].s, h[i].e - h[i].s, h[i].mode);
+        if (!v) return -1;
+        if (h[i].also != L_NONE) {
+            Py_INCREF(v);
+            if (add_to(&out[h[i].list], v) < 0) {
+                Py_DECREF(v);
+                return -1;
             }
-            if (rc < 0) return -1;
+            if (add_to(&out[h[i].also], v) < 0) return -1;
+        } else if (add_to(&out[h[i].list], v) < 0) {
+            return -1;
         }
-        size_t pos = 0;
-        while (pos < n && (rc = next_id(F, t, n, pos)) > 0) {
-            size_t s = g_s(&F->ids_a, 0), e = g_e(&F->ids_a, 0);
-            pos = e > s ? e : e + 1;
-            size_t b = s >= 16 ? s - 16 : 0;
-            PyObject *value;
-            if (t[s] == 'O' || t[s] == 'o') {
-                int secret = 0;
-                for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(F->session_ctx); k++) {
-                    PyObject *c = PyTuple_GET_ITEM(F->session_ctx, k);
-                    size_t cl = (size_t)PyUnicode_GET_LENGTH(c);
-                    if (s - b >= cl && memcmp(t + s - cl, PyUnicode_DATA(c), cl) == 0) {
-                        secret = 1;
-                        break;
-                    }
-                }
-                if (secret) continue; /* a session id is a secret, not an object reference */
-                value = PyUnicode_New((Py_ssize_t)(e - s), 127);
-                if (!value) return -1;
-                char *d = (char *)PyUnicode_DATA(value);
-                memcpy(d, "OpaqueRef:", 10);
-                for (size_t k = s + 10; k < e; k++) d[k - s] = (t[k] >= 'A' && t[k] <= 'Z') ? (char)(t[k] + 32) : t[k];
-                Py_INCREF(value);
-                if (add_to(refs, value) < 0) {
-                    Py_DECREF(value);
-                    return -1;
-                }
-            } else {
-                value = astr_lower(t + s, (Py_ssize_t)(e - s));
-                if (!value) return -1;
-                Py_INCREF(value);
-                if (add_to(uuids, value) < 0) {
-                    Py_DECREF(value);
-                    return -1;
-                }
-            }
-            int c = rx_exec(&F->ctx, t + b, s - b, 0);
-            if (c > 0) {
-                size_t ks = g_s(&F->ctx, F->g_kind), ke = g_e(&F->ctx, F->g_kind);
-                char k[4] = {0};
-                for (size_t j = ks; j < ke && j - ks < 3; j++) k[j - ks] = (char)(t[b + j] | 0x20);
-                PyObject **dst = (ke - ks == 2 && !strcmp(k, "vm")) ? vm
-                                 : (ke - ks == 3 && !strcmp(k, "vdi")) ? vdi
-                                 : (ke - ks == 3 && !strcmp(k, "vbd")) ? vbd
-                                 : (ke - ks == 2 && !strcmp(k, "sr")) ? sr : NULL;
-                if (dst) {
-                    Py_INCREF(value);
-                    if (add_to(dst, value) < 0) c = -1;
-                }
-            }
-            Py_DECREF(value);
-            if (c < 0) return -1;
-        }
-        if (rc < 0) return -1;
-    }
-    if (flags & HAS_TASK) {
-        size_t pos = 0;
-        while (pos <= n && (rc = rx_exec(&F->tasks, t, n, pos)) > 0) {
-            size_t s = g_s(&F->tasks, 0), e = g_e(&F->tasks, 0);
-            if (add_to(tasks, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
-            pos = e > s ? e : e + 1;
-        }
-        if (rc < 0) return -1;
-    }
-    if (flags & HAS_DOT) {
-        size_t pos = 0;
-        while (pos <= n && (rc = rx_exec(&F->addrs, t, n, pos)) > 0) {
-            size_t s = g_s(&F->addrs, 0), e = g_e(&F->addrs, 0);
-            pos = e > s ? e : e + 1;
-            int ok = 1, octet = 0;
-            for (size_t k = s; k < e && t[k] != ':'; k++) {
-                if (t[k] == '.') {
-                    if (octet >= 256) ok = 0;
-                    octet = 0;
-                } else {
-                    octet = octet * 10 + (t[k] - '0');
-                }
-            }
-            if (octet >= 256) ok = 0;
-            if (ok && add_to(addrs, astr(t + s, (Py_ssize_t)(e - s))) < 0) return -1;
-        }
-        if (rc < 0) return -1;
     }
     return 0;
+}
+
+/* events.extract_ids over plain ASCII text, into out[9] as id_lists fills it */
+static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
+    IdHit inline_[32];
+    HitBuf hb = {inline_, 0, 32, inline_};
+    IdRx R = {&F->ids_a, &F->ctx, &F->exports, &F->tasks, &F->addrs};
+    int rc = id_scan(F, &R, t, n, &hb);
+    rc = rc < 0 ? id_scan_error(rc) : id_lists(F, t, hb.h, hb.n, out);
+    hits_free(&hb);
+    return rc;
 }
 
 /* emit_xo's trigger for error_from_text on a message: "Error", "_" or "exception" in it */
@@ -297,7 +360,7 @@ static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyOb
         size_t hs = g_s(&F->errhead, F->g_head), he = g_e(&F->errhead, F->g_head);
         const char *cut = find(t + hs, he - hs, " [", 2);
         if (cut) he = (size_t)(cut - t);
-        if (!(*name = astr(t + hs, (Py_ssize_t)(he - hs)))) return -1;
+        if (!(*name = scache_str(&F->strs, t + hs, he - hs, S_AS_IS))) return -1;
         size_t ms = g_s(&F->errhead, F->g_msg), me = g_e(&F->errhead, F->g_msg);
         strip_ws(t, &ms, &me);
         if (me > ms && !(*msg = astr(t + ms, (Py_ssize_t)(me - ms)))) return -1;
@@ -310,7 +373,7 @@ static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyOb
         if (rc < 0) return -1;
         if (rc > 0) {
             size_t cs = g_s(crx[i], cg[i]), ce = g_e(crx[i], cg[i]);
-            if (!(*code = astr(t + cs, (Py_ssize_t)(ce - cs)))) return -1;
+            if (!(*code = scache_str(&F->strs, t + cs, ce - cs, S_AS_IS))) return -1;
             break;
         }
     }
@@ -320,7 +383,7 @@ static int error_facts_(Facts *F, const char *t, size_t n, PyObject **name, PyOb
         if (rc > 0) {
             size_t ns = g_s(&F->ocaml, F->g_oname), ne = g_e(&F->ocaml, F->g_oname);
             if (!(ne - ns == 9 && memcmp(t + ns, "exception", 9) == 0)) {
-                if (!(*name = astr(t + ns, (Py_ssize_t)(ne - ns)))) return -1;
+                if (!(*name = scache_str(&F->strs, t + ns, ne - ns, S_AS_IS))) return -1;
                 if (g_set(&F->ocaml, F->g_oarg)) {
                     size_t as = g_s(&F->ocaml, F->g_oarg), ae = g_e(&F->ocaml, F->g_oarg);
                     strip_ws(t, &as, &ae);

@@ -26,6 +26,10 @@ typedef struct {
     unsigned long seq; /* when it opened (flush keeps that order) */
     Py_ssize_t iso_s, iso_e, hdr_end; /* in the body of the first line */
     PyObject *ns, *lv;                 /* namespace and level (borrowed from the intern cache) */
+    const IdHit *pre_hits;             /* the ids of the first line's body, found by a prematch */
+    uint32_t pre_n;
+    int pre_ids;                       /* 1: pre_hits holds them */
+    int pre_wants;                     /* the prematch's wants_error_facts of the message, or -1 */
 } Slot;
 
 typedef struct {
@@ -46,8 +50,13 @@ typedef struct {
     unsigned long seq;
     int ready, running;
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
-    PyObject *id_strs, *id_lists; /* owned dicts: one str per distinct id, one list per single id (share_ids) */
+    PyObject *id_lists; /* owned dict: one list per single id (share_ids) */
+    PreRx pre_rx;  /* the regexes' match data for prematch (prematch.c), made on first use */
+    int pre_busy;
+    unsigned long serial; /* which Pre objects are this lane's */
 } Lane;
+
+static unsigned long lane_serials;
 
 static void pid_cache_clear(Lane *L) {
     for (int i = 0; i < 8; i++) {
@@ -69,6 +78,8 @@ static PyObject *pid_number(Lane *L, PyObject *pid) { /* borrowed */
 
 static void slot_clear(Slot *s) {
     s->host = NULL;
+    s->pre_ids = 0;
+    s->pre_wants = -1;
     s->stamp_e = 0;
     Py_CLEAR(s->pid_int);
     Py_CLEAR(s->first);
@@ -134,9 +145,9 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
     self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
     if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
-    self->id_strs = PyDict_New();
     self->id_lists = PyDict_New();
-    if (!self->id_strs || !self->id_lists) return -1;
+    if (!self->id_lists) return -1;
+    self->serial = ++lane_serials;
     self->ready = 1;
     return 0;
 }
@@ -148,7 +159,6 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT((PyObject *)self->facts);
     Py_VISIT(self->block_facts);
     Py_VISIT(self->xapi_levels);
-    Py_VISIT(self->id_strs);
     Py_VISIT(self->id_lists);
     for (int i = 0; i < MAXOPEN; i++) {
         Py_VISIT(self->slots[i].raws);
@@ -166,7 +176,6 @@ static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
     Py_CLEAR(self->facts);
     Py_CLEAR(self->block_facts);
     Py_CLEAR(self->xapi_levels);
-    Py_CLEAR(self->id_strs);
     Py_CLEAR(self->id_lists);
     self->ready = 0;
     return 0;
@@ -178,6 +187,7 @@ static void lane_dealloc(Lane *self) {
     for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
     icache_clear(&self->cache);
     pid_cache_clear(self);
+    prerx_free(&self->pre_rx); /* clones first: they share the compiled patterns */
     rx_free(&self->syslog);
     rx_free(&self->xohdr);
     Py_XDECREF(self->framer);
@@ -197,7 +207,6 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
-    Py_XDECREF(self->id_strs);
     Py_XDECREF(self->id_lists);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -261,26 +270,15 @@ static inline PyObject *or_empty(Lane *L, PyObject **v) {
     return o;
 }
 
-/* A row's id list, as the table will hold it: each id one str object for all rows, and a list of a single
- * id one list object for all rows that hold just that id (list cells are read-only, docs/events.md; only
- * the lane's own rows share them, never lists handed to Python callers). A UUID named on thousands of
- * lines then costs a pointer per row, not a list and a string per row. Takes and returns a reference. */
+/* A row's id list, as the table will hold it. Each id is already one str for all rows (Facts' string
+ * cache), and a list of a single id is one list object for all rows that hold just that id (list cells
+ * are read-only, docs/events.md; only the lane's own rows share them, never lists handed to Python
+ * callers). A UUID named on thousands of lines then costs a pointer per row, not a list and a string per
+ * row. Takes and returns a reference. */
 #define SHARED_IDS_MAX 65536
 static PyObject *share_ids(Lane *L, PyObject *list) {
-    if (PyDict_GET_SIZE(L->id_strs) > SHARED_IDS_MAX) PyDict_Clear(L->id_strs); /* the table keeps its own */
-    if (PyDict_GET_SIZE(L->id_lists) > SHARED_IDS_MAX) PyDict_Clear(L->id_lists);
-    Py_ssize_t n = PyList_GET_SIZE(list);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(list, i);
-        if (!PyUnicode_CheckExact(item)) continue;
-        PyObject *one = PyDict_SetDefault(L->id_strs, item, item); /* borrowed */
-        if (!one) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        if (one != item) PyList_SetItem(list, i, Py_NewRef(one)); /* drops the row's own copy */
-    }
-    if (n != 1) return list;
+    if (PyList_GET_SIZE(list) != 1) return list;
+    if (PyDict_GET_SIZE(L->id_lists) > SHARED_IDS_MAX) PyDict_Clear(L->id_lists); /* the table keeps its own */
     PyObject *key = PyList_GET_ITEM(list, 0);
     PyObject *shared = PyDict_GetItemWithError(L->id_lists, key);
     if (shared) {
@@ -370,9 +368,11 @@ static int fast_row(Lane *L, Slot *sl) {
     r.raw = Py_NewRef(sl->first);
     r.time_value = iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
     r.message = astr(msg, (Py_ssize_t)mlen);
-    if (!r.time_value || !r.message || (wants_error_facts(msg, mlen) &&
+    int wants = sl->pre_wants >= 0 ? sl->pre_wants : wants_error_facts(msg, mlen);
+    if (!r.time_value || !r.message || (wants &&
                                         error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) ||
-        extract_ids(L->facts, body, blen, r.ids) < 0) {
+        (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids)
+                     : extract_ids(L->facts, body, blen, r.ids)) < 0) {
         row_clear(&r);
         return -1;
     }
@@ -382,7 +382,8 @@ static int fast_row(Lane *L, Slot *sl) {
 /* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
  * s/len: the whole line; b: the body (after the syslog prefix); x: its xapi header match */
 static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
-                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n) {
+                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n, const IdHit *hits,
+                    uint32_t nhits) {
     Rx *x = &L->xapi;
     const char *msg = b + x->ov[1];
     size_t mlen = blen - x->ov[1];
@@ -449,7 +450,8 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     r.context = astr(ctxbuf, (Py_ssize_t)cl);
     r.raw = Py_NewRef(lo);
     if (!r.time_value || (pid && !r.pid) || PyErr_Occurred() || !r.message || !r.context ||
-        error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 || extract_ids(L->facts, s, len, r.ids) < 0) {
+        error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 ||
+        (hits ? id_lists(L->facts, s, hits, nhits, r.ids) : extract_ids(L->facts, s, len, r.ids)) < 0) {
         row_clear(&r);
         return -1;
     }
@@ -668,14 +670,19 @@ static int bump(PyObject *counts, PyObject *name, long by) {
     return rc;
 }
 
-/* run(lines, start, first_line) -> index of the first line left to the Python framer */
-static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line);
+/* run(lines, start, first_line, pre=None) -> index of the first line left to the Python framer */
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line, Pre *P);
 
 static PyObject *lane_run(Lane *L, PyObject *args) {
-    PyObject *lines;
+    PyObject *lines, *pre = Py_None;
     Py_ssize_t start;
     long first_line;
-    if (!PyArg_ParseTuple(args, "O!nl", &PyList_Type, &lines, &start, &first_line)) return NULL;
+    if (!PyArg_ParseTuple(args, "O!nl|O", &PyList_Type, &lines, &start, &first_line, &pre)) return NULL;
+    if (pre != Py_None && (!PyObject_TypeCheck(pre, &PreType) || ((Pre *)pre)->owner != L->serial ||
+                           ((Pre *)pre)->lines != lines)) {
+        PyErr_SetString(PyExc_ValueError, "pre must be this lane's prematch of these lines");
+        return NULL;
+    }
     if (!L->ready || L->running) {
         PyErr_SetString(PyExc_RuntimeError, L->ready ? "Lane.run is not re-entrant" : "Lane is not initialised");
         return NULL;
@@ -685,14 +692,14 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         return NULL;
     }
     L->running = 1;
-    PyObject *r = lane_run_(L, lines, start, first_line);
+    PyObject *r = lane_run_(L, lines, start, first_line, pre == Py_None ? NULL : (Pre *)pre);
     L->running = 0;
     return r;
 }
 
 /* lines is read live (a callback could change it): its length is checked on every line and the line
  * being read is held */
-static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line) {
+static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line, Pre *P) {
     PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
     if (!colsd) return NULL;
     for (int c = 0; c < NCOLS; c++) {
@@ -736,17 +743,21 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     for (; i < PyList_GET_SIZE(lines); i++) {
         PyObject *lo = PyList_GET_ITEM(lines, i);
         Py_XSETREF(held, Py_NewRef(lo));
-        if (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) break;
+        PreLine *pl = pre_line(P, i, lo); /* the prematch's results for this line, if any */
+        if (pl && pl->ok == 0) break;
+        if (pl && pl->ok != 1) pl = NULL;
+        if (!pl && (!PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo))) break;
         const char *s = (const char *)PyUnicode_DATA(lo);
         size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
-        if (len == 0 || has_control(s, len)) break;
+        if (!pl && (len == 0 || has_control(s, len))) break;
         long n = first_line + (long)i;
         size_t boff = 0;
         PyObject *host = NULL, *ident = NULL, *pid = NULL; /* borrowed from the intern cache */
         size_t stamp_s = 0, stamp_e = 0;
         char c0 = s[0];
         if ((c0 >= 'A' && c0 <= 'Z') || (c0 >= 'a' && c0 <= 'z') || (c0 >= '0' && c0 <= '9')) {
-            int rc = rx_exec(&L->syslog, s, len, 0);
+            int rc = pre_take(P, pl, 0, &L->syslog);
+            if (rc == PRE_NOT_RUN) rc = rx_exec(&L->syslog, s, len, 0);
             if (rc < 0) { failed = 1; break; }
             if (rc > 0) {
                 Rx *x = &L->syslog;
@@ -768,7 +779,8 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         size_t blen = len - boff;
         char b0 = blen ? b[0] : 0;
         if (b0 >= '0' && b0 <= '9' && blen > 24 && b[4] == '-') {
-            int rc = rx_exec(&L->xohdr, b, blen, 0);
+            int rc = pre_take(P, pl, 1, &L->xohdr);
+            if (rc == PRE_NOT_RUN) rc = rx_exec(&L->xohdr, b, blen, 0);
             if (rc < 0) { failed = 1; break; }
             if (rc > 0) {
                 Rx *x = &L->xohdr;
@@ -817,6 +829,12 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
                 sl->hdr_end = (Py_ssize_t)hdr_end;
                 sl->ns = ns;
                 sl->lv = lv;
+                sl->pre_ids = pl && pl->ids_ok;
+                sl->pre_wants = pl ? pl->wants_err : -1;
+                if (sl->pre_ids) {
+                    sl->pre_hits = P->hits + pl->ids_at;
+                    sl->pre_n = pl->ids_n;
+                }
                 if (stamp_e) n_prefixed++;
                 else n_xo++;
                 last = sl;
@@ -831,13 +849,16 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         int is_nbd = ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0);
         if (b0 == '[') { /* a xapi line (LineFramer._xapi), or a blob note */
             if (!L->has_xapi || is_nbd) break;
-            int rc = rx_exec(&L->xapi, b, blen, 0);
+            int rc = pre_take(P, pl, 2, &L->xapi);
+            if (rc == PRE_NOT_RUN) rc = rx_exec(&L->xapi, b, blen, 0);
             if (rc < 0) { failed = 1; break; }
             if (rc == 0) break;
             size_t bs = g_s(&L->xapi, L->g_brand), be = g_e(&L->xapi, L->g_brand);
             if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) break; /* grouped by thread: Python */
             if (find(s, len, "#0", 2) || find(s, len, "\\x", 2)) break; /* escapes (host too): Python decodes */
-            rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n);
+            int pre_ids = pl && pl->xapi_rc > 0 && pl->ids_ok;
+            rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n,
+                          pre_ids ? P->hits + pl->ids_at : NULL, pre_ids ? pl->ids_n : 0);
             if (rc == -2) break; /* a shape left to Python */
             if (rc < 0) { failed = 1; break; }
             n_xapi++;
@@ -911,9 +932,22 @@ done:
 /* ---- type and module -------------------------------------------------------------------------- */
 static PyObject *lane_rows(Lane *L, void *closure) { return PyLong_FromLong(L->rows); }
 
+static PyObject *lane_prematch(Lane *L, PyObject *lines) {
+    if (!L->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "Lane is not initialised");
+        return NULL;
+    }
+    if (!L->pre_rx.ready && !L->pre_busy &&
+        prerx_init(&L->pre_rx, &L->syslog, &L->xohdr, &L->xapi, L->has_xapi, L->facts) < 0)
+        return NULL;
+    return pre_new(lines, &L->pre_rx, L->facts, &L->pre_busy, L->serial);
+}
+
 static PyMethodDef lane_methods[] = {
     {"run", (PyCFunction)lane_run, METH_VARARGS,
-     "run(lines, start, first_line) -> index of the first line left to the Python framer"},
+     "run(lines, start, first_line, pre=None) -> index of the first line left to the Python framer"},
+    {"prematch", (PyCFunction)lane_prematch, METH_O,
+     "prematch(lines) -> Pre: run's regex work on these lines, done without the GIL (for another thread)"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef lane_getset[] = {{"rows", (getter)lane_rows, NULL, "fast rows written", NULL},

@@ -90,7 +90,9 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
 
 PyMODINIT_FUNC PyInit__fastlane(void) {
     if (load_pcre2() < 0) return NULL;
-    if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0) return NULL;
+    if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0 ||
+        PyType_Ready(&PreType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||

@@ -18,6 +18,7 @@ static pcre2_md *(*p_md_create)(const pcre2_code *, void *);
 static int (*p_match)(const pcre2_code *, const uint8_t *, size_t, size_t, uint32_t, pcre2_md *, void *);
 static int (*p_jit_match)(const pcre2_code *, const uint8_t *, size_t, size_t, uint32_t, pcre2_md *, void *);
 static size_t *(*p_ovector)(pcre2_md *);
+static uint32_t (*p_ovector_count)(pcre2_md *);
 static int (*p_name_to_number)(const pcre2_code *, const uint8_t *);
 static int (*p_errmsg)(int, uint8_t *, size_t);
 static void (*p_code_free)(pcre2_code *);
@@ -42,6 +43,7 @@ static int load_pcre2(void) {
     SYM(p_match, "pcre2_match_8");
     SYM(p_jit_match, "pcre2_jit_match_8");
     SYM(p_ovector, "pcre2_get_ovector_pointer_8");
+    SYM(p_ovector_count, "pcre2_get_ovector_count_8");
     SYM(p_name_to_number, "pcre2_substring_number_from_name_8");
     SYM(p_errmsg, "pcre2_get_error_message_8");
     SYM(p_code_free, "pcre2_code_free_8");
@@ -53,7 +55,9 @@ static int load_pcre2(void) {
 typedef struct {
     pcre2_code *code;
     pcre2_md *md;
-    size_t *ov;
+    size_t *ov;   /* where g_s/g_e read: the match data's ovector, or a copy saved by a prematch */
+    size_t *ov0;  /* the match data's ovector */
+    uint32_t npairs;
     int jit;
 } Rx;
 
@@ -94,7 +98,8 @@ static int rx_compile(Rx *rx, PyObject *spec, int anchored) {
         PyErr_NoMemory();
         return -1;
     }
-    rx->ov = p_ovector(rx->md);
+    rx->ov = rx->ov0 = p_ovector(rx->md);
+    rx->npairs = p_ovector_count(rx->md);
     return 0;
 }
 
@@ -104,16 +109,40 @@ static int rx_group(Rx *rx, const char *name) {
     return n;
 }
 
-/* >0: matched (ovector valid); 0: no match; <0: error */
-static inline int rx_exec(Rx *rx, const char *s, size_t len, size_t start) {
+/* another Rx for the same compiled pattern, with match data of its own: for a second thread (a compiled
+ * pattern may be shared between threads, match data may not). The clone does not own the code. */
+static int rx_clone(Rx *dst, const Rx *src) {
+    dst->code = src->code;
+    dst->jit = src->jit;
+    dst->md = p_md_create(src->code, NULL);
+    dst->ov = dst->ov0 = dst->md ? p_ovector(dst->md) : NULL;
+    dst->npairs = src->npairs;
+    return dst->md ? 0 : -1;
+}
+
+static void rx_clone_free(Rx *rx) {
+    if (rx->md) p_md_free(rx->md);
+    rx->md = NULL;
+    rx->code = NULL;
+}
+
+/* >0: matched (ovector valid); 0: no match; <0: PCRE2's error code. Needs no GIL. */
+static inline int rx_run(Rx *rx, const char *s, size_t len, size_t start) {
+    rx->ov = rx->ov0;
     int rc = rx->jit ? p_jit_match(rx->code, (const uint8_t *)s, len, start, 0, rx->md, NULL)
                      : p_match(rx->code, (const uint8_t *)s, len, start, 0, rx->md, NULL);
-    if (rc == X_NOMATCH) return 0;
-    if (rc < 0) {
-        PyErr_Format(PyExc_RuntimeError, "PCRE2 match error %d", rc);
-        return -1;
-    }
-    return rc;
+    return rc == X_NOMATCH ? 0 : rc;
+}
+
+static int rx_error(int rc) {
+    PyErr_Format(PyExc_RuntimeError, "PCRE2 match error %d", rc);
+    return -1;
+}
+
+/* rx_run, with a Python exception for an error (-1) */
+static inline int rx_exec(Rx *rx, const char *s, size_t len, size_t start) {
+    int rc = rx_run(rx, s, len, start);
+    return rc < 0 ? rx_error(rc) : rc;
 }
 
 static inline int g_set(Rx *rx, int g) { return rx->ov[2 * g] != X_UNSET; }

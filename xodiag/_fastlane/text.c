@@ -8,14 +8,6 @@ static PyObject *astr(const char *s, Py_ssize_t n) {
     return o;
 }
 
-static PyObject *astr_lower(const char *s, Py_ssize_t n) {
-    PyObject *o = PyUnicode_New(n, 127);
-    if (!o) return NULL;
-    char *d = (char *)PyUnicode_DATA(o);
-    for (Py_ssize_t i = 0; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
-    return o;
-}
-
 /* memmem for the short needles used here: memchr on the first byte, then compare (glibc's memmem has a
  * setup cost per call that dominates on ~100-byte lines) */
 static inline const char *find(const char *t, size_t n, const char *needle, size_t len) {
@@ -106,6 +98,91 @@ static void icache_clear(ICache *c) {
         c->e[i].s = NULL;
     }
     c->used = 0;
+}
+
+/* shared strings for values that repeat across rows (ids, error names and codes): one str per distinct
+ * value instead of one per row, looked up by its bytes before any object is made. Open addressing over
+ * a table allocated on first use; when it holds SCACHE_MAX values it is emptied and starts again (rows
+ * keep their own references). The stored str is what the row holds, after the mode's transform. */
+#define SCACHE_BUCKETS 131072 /* a power of two, twice SCACHE_MAX */
+#define SCACHE_MAX 65536
+#define SCACHE_LONGEST 128 /* longer values are not cached */
+enum { S_AS_IS, S_LOWER, S_REF }; /* S_REF: "OpaqueRef:" then the rest lower-cased */
+
+typedef struct {
+    uint64_t h;
+    PyObject *o;
+} SEntry;
+
+typedef struct {
+    SEntry *e;
+    size_t used;
+} SCache;
+
+static uint64_t shash(const char *s, size_t n) { /* 8 bytes per step; only this table sees it */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+static void s_transform(char *d, const char *s, size_t n, int mode) {
+    size_t i = 0;
+    if (mode == S_AS_IS) {
+        memcpy(d, s, n);
+        return;
+    }
+    if (mode == S_REF) {
+        memcpy(d, "OpaqueRef:", n < 10 ? n : 10);
+        i = n < 10 ? n : 10;
+    }
+    for (; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+}
+
+static void scache_clear(SCache *c) {
+    if (!c->e) return;
+    for (size_t b = 0; b < SCACHE_BUCKETS; b++) Py_CLEAR(c->e[b].o);
+    c->used = 0;
+}
+
+static void scache_free(SCache *c) {
+    scache_clear(c);
+    PyMem_Free(c->e);
+    c->e = NULL;
+}
+
+/* s[:n] after the mode's transform, as a str: the shared one when cached (a new reference) */
+static PyObject *scache_str(SCache *c, const char *s, size_t n, int mode) {
+    char buf[SCACHE_LONGEST];
+    if (n > SCACHE_LONGEST) {
+        PyObject *o = PyUnicode_New((Py_ssize_t)n, 127);
+        if (o) s_transform((char *)PyUnicode_DATA(o), s, n, mode);
+        return o;
+    }
+    if (!c->e && !(c->e = PyMem_Calloc(SCACHE_BUCKETS, sizeof(SEntry)))) return PyErr_NoMemory();
+    s_transform(buf, s, n, mode);
+    uint64_t h = shash(buf, n);
+    size_t b = (size_t)h & (SCACHE_BUCKETS - 1);
+    for (SEntry *e; (e = &c->e[b])->o; b = (b + 1) & (SCACHE_BUCKETS - 1))
+        if (e->h == h && (size_t)PyUnicode_GET_LENGTH(e->o) == n && memcmp(PyUnicode_DATA(e->o), buf, n) == 0)
+            return Py_NewRef(e->o);
+    if (c->used >= SCACHE_MAX) {
+        scache_clear(c);
+        b = (size_t)h & (SCACHE_BUCKETS - 1);
+    }
+    PyObject *o = astr(buf, (Py_ssize_t)n);
+    if (!o) return NULL;
+    c->e[b] = (SEntry){h, Py_NewRef(o)};
+    c->used++;
+    return o;
 }
 
 /* text the regexes may run on: ASCII, no control characters but tab and newline; else NULL */

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from xodiag import events as E
@@ -39,6 +40,8 @@ def available() -> bool:
 
 # Tests switch this to compare both paths; the environment variable sets it for a whole run.
 ENABLED = not os.environ.get("XODIAG_PURE_PYTHON")
+# Whether the lane's regex work on the next batch runs ahead on a second thread (prematched).
+PREMATCH = not os.environ.get("XODIAG_NO_PREMATCH")
 
 
 def facts() -> Any:
@@ -83,3 +86,47 @@ def make_lane(framer: LineFramer, sink: Sink) -> Any:
     return mod.Lane(framer, sink.builder, sink.ctx, sink.source, sink.fmt,
                     syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts(),
                     xapi_header=_spec(P.xapi_header()), xapi_levels=_XAPI_LEVELS, block_facts=block_facts)
+
+
+def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[str], Any]]:
+    """Each batch with the lane's ``prematch`` of it (or None), computed one batch ahead on a helper thread.
+
+    ``Lane.prematch`` runs the lane's regexes over a batch without holding the GIL, so on a second core it
+    overlaps with the framing of the batch before (which needs the GIL). The lane takes a line's result
+    from it instead of matching again; the event table is the same either way. The thread lives only
+    while the batches are read, is handed one batch at a time, and is joined when the reading ends, early
+    or not.
+    """
+    if lane is None or not PREMATCH:
+        for batch in batches:
+            yield batch, None
+        return
+    import queue
+    import threading
+
+    todo: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def work() -> None:
+        while (lines := todo.get()) is not None:
+            try:
+                done.put(lane.prematch(lines))
+            except Exception:  # only a cache: the lane then matches these lines itself
+                done.put(None)
+
+    helper = threading.Thread(target=work, name="xodiag-prematch", daemon=True)
+    helper.start()
+    try:
+        it = iter(batches)
+        current = next(it, None)
+        if current is not None:
+            todo.put(current)
+        while current is not None:
+            following = next(it, None)  # read and split while the helper works on the current batch
+            if following is not None:
+                todo.put(following)
+            yield current, done.get()
+            current = following
+    finally:
+        todo.put(None)
+        helper.join()

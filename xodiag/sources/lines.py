@@ -123,8 +123,9 @@ class LineFramer:
             self._close_key(key)
 
     # -- input ----------------------------------------------------------------------------------
-    def feed(self, lines: list[str], first_line: int = 1) -> int:
-        """Frame ``lines`` (line numbers from ``first_line``); returns the last line number."""
+    def feed(self, lines: list[str], first_line: int = 1, pre: Any = None) -> int:
+        """Frame ``lines`` (line numbers from ``first_line``); returns the last line number. ``pre``: the
+        lane's ``prematch(lines)``, when it was done ahead (on another thread)."""
         lane = self.lane
         if lane is None:
             self._feed(lines, first_line)
@@ -134,7 +135,7 @@ class LineFramer:
         misses = 0
         while i < end:
             if skip == 0 and self.bt is None and self.frag is None:
-                j = lane.run(lines, i, first_line)
+                j = lane.run(lines, i, first_line, pre)
                 if j > i:
                     misses = 0
                 else:  # a stretch the lane does not take (non-ASCII text, backtraces): back off
