@@ -708,3 +708,42 @@ def test_compiled_facts_share_strings_and_survive_a_full_cache() -> None:
         uuid = f"{i:08x}-0000-4000-8000-{i:012X}"
         assert facts.extract_ids(f"vdi {uuid}")[1] == [uuid.lower()]
     assert facts.extract_ids(text)[4][0] == _IDS[0]
+
+
+@needs_lane
+def test_a_pid_too_long_for_a_number_is_missing_not_a_crash(tmp_path: Path) -> None:
+    """A pid of more digits than any real one (int64 cannot hold 19+) leaves the pid cell empty, on both
+    paths (it once stopped the whole parse with an OverflowError)."""
+    lines = [f"Apr 30 23:50:0{i} xo xo-server[{pid}]: 2026-04-30T21:50:0{i}.000Z xo:a INFO m{i}"
+             for i, pid in enumerate(["9" * 18, "9" * 19, "1" * 25, "812"])]
+    lines.append("Apr 30 23:50:05 xcp-a xapi[" + "7" * 30 + "]: [ info||1 |VDI.export R:0123456789ab|xapi] ok")
+    path = tmp_path / "pids.journal"
+    path.write_text("\n".join(lines) + "\n")
+    table = _assert_same([str(path)], ReadOptions(year=2026))
+    assert table["pid"].tolist()[:4] == [int("9" * 18), pd.NA, pd.NA, 812] and table["pid"].isna().iloc[4]
+    assert table["raw"].str.contains("9" * 19).sum() == 1  # the text keeps it
+
+
+@needs_lane
+def test_ints_reads_a_column_in_line_order() -> None:
+    import numpy as np
+
+    ints = fastlane.module().ints
+    values = [5, 7, -3, 2**62]
+    out = np.empty(4, dtype=np.int64)
+    ints(out, values, np.array([3, 0, 2, 1]))
+    assert out.tolist() == [2**62, 5, -3, 7] and values == [5, 7, -3, 2**62]  # the list is left as it was
+    pids, missing = np.empty(3, dtype=np.int64), np.empty(3, dtype=bool)
+    ints(pids, [None, 812, None], None, missing)
+    assert pids.tolist() == [0, 812, 0] and missing.tolist() == [True, False, True]
+    for bad in (
+        lambda: ints(np.empty(3, dtype=np.int32), [1, 2, 3]),  # not int64
+        lambda: ints(np.empty(2, dtype=np.int64), [1, 2, 3]),  # too short
+        lambda: ints(np.empty(3, dtype=np.int64), [1, 2, 3], np.array([0, 1, 3])),  # out of range
+        lambda: ints(np.empty(3, dtype=np.int64), [1, None, 3]),  # None without a missing array
+        lambda: ints(np.empty(3, dtype=np.int64), [1, "2", 3]),
+        lambda: ints(np.empty(1, dtype=np.int64), [2**63]),
+        lambda: ints(np.empty(2, dtype=np.int64), [1, 2], None, np.empty(2, dtype=np.int8)),
+    ):
+        with pytest.raises((ValueError, TypeError, OverflowError)):
+            bad()

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from xodiag.reader import ReadOptions, event_table
@@ -271,3 +272,21 @@ def test_bad_tz_is_one_line_and_exit_2(run_cli, tmp_path, tz):
     assert len(lines) == 1
     assert lines[0].startswith("xodiag: error: ")
     assert "Traceback" not in err
+
+
+def test_resolved_quality_cells_are_shared_strings() -> None:
+    """time_quality holds three values: one str object each, not a new str per row (a 1M-row table would
+    otherwise carry a million copies of "none")."""
+    from xodiag.times import YearContext, resolve
+
+    ctx = YearContext(None, 2026, None, dt.UTC)
+    kinds = ["ns", None, "iso", None, "syslog", "ns"]
+    values = [0, None, "2026-04-30T21:50:00Z", None, "Apr 30 23:50:00", 5]
+    times, quality = resolve(kinds, values, ctx)
+    assert list(quality) == ["exact", "none", "exact", "none", "inferred-year", "exact"]
+    assert len({id(q) for q in quality}) == 3
+    assert times[0].value == 0 and times[5].value == 5 and times[1] is pd.NaT and times[4].year == 2026
+    _, all_ns = resolve(["ns"] * 4, [1, 2, 3, 4], ctx)
+    assert len({id(q) for q in all_ns}) == 1
+    _, untimed = resolve([None] * 4, [None] * 4, ctx)
+    assert list(untimed) == ["none"] * 4 and len({id(q) for q in untimed}) == 1

@@ -106,10 +106,15 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     cols, kinds, values = builder.take()
     n = len(kinds)
     times, quality = resolve(kinds, values, ctx)
-    line = np.fromiter(cols["line"], dtype=np.int64, count=n)
-    order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
     compiled = fastlane.module()
     move = compiled.move if compiled is not None else None  # list -> object array in line order, emptying it
+    ints_of = compiled.ints if compiled is not None else None  # list of int -> int64 array, in line order
+    line = np.empty(n, dtype=np.int64)
+    if ints_of is not None:
+        ints_of(line, cols["line"])
+    else:
+        line[:] = np.fromiter(cols["line"], dtype=np.int64, count=n)
+    order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
 
     def into(out: Any, items: list[Any]) -> None:
         if move is not None:
@@ -126,13 +131,23 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
             into(obj[j], cols[name])
     ints = np.empty((len(_INT_COLUMNS), n), dtype=np.int64)
     for j, name in enumerate(_INT_COLUMNS):
-        arr = line if name == "line" else np.fromiter(cols[name], dtype=np.int64, count=n)
-        ints[j] = arr if order is None else arr[order]
-    pids = np.empty(n, dtype=object)
-    into(pids, cols["pid"])
-    missing = pids == None  # noqa: E711 (element-wise)
-    pids[missing] = 0
-    pid = pd.arrays.IntegerArray(pids.astype(np.int64), missing)
+        if name == "line":
+            ints[j] = line if order is None else line[order]
+        elif ints_of is not None:
+            ints_of(ints[j], cols[name], order)
+        else:
+            arr = np.fromiter(cols[name], dtype=np.int64, count=n)
+            ints[j] = arr if order is None else arr[order]
+    if ints_of is not None:
+        pid_values, missing = np.empty(n, dtype=np.int64), np.empty(n, dtype=bool)
+        ints_of(pid_values, cols["pid"], order, missing)
+    else:
+        pids = np.empty(n, dtype=object)
+        into(pids, cols["pid"])
+        missing = pids == None  # noqa: E711 (element-wise)
+        pids[missing] = 0
+        pid_values = pids.astype(np.int64)
+    pid = pd.arrays.IntegerArray(pid_values, missing)
     time = (times if order is None else times[order]).array
     return _from_blocks([
         (obj, _OBJECT_COLUMNS), (ints, _INT_COLUMNS), (time, ("time",)), (pid, ("pid",)),

@@ -118,7 +118,8 @@ def classify(table: pd.DataFrame) -> pd.Series:
     if not n:
         return pd.Series(out, index=table.index, dtype=object)
     message = table["message"].to_numpy(dtype=object)
-    err = np.full(n, "  ", dtype=object)  # error_name, error_code and error_message joined by spaces
+    err = np.empty(n, dtype=object)
+    err.fill("  ")  # error_name, error_code and error_message joined by spaces; one shared str
     parts = [table[c].to_numpy(dtype=object) for c in ("error_name", "error_code", "error_message")]
     with_err = np.flatnonzero(table[["error_name", "error_code", "error_message"]].notna().any(axis=1).to_numpy())
     err[with_err] = [" ".join(_s(p[i]) for p in parts) for i in with_err]

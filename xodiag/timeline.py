@@ -66,7 +66,8 @@ def _text_or_empty(arr: Any) -> Any:
     import numpy as np
 
     is_str = np.fromiter(map(isinstance, arr, itertools.repeat(str)), dtype=bool, count=len(arr))
-    out = np.full(len(arr), "", dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    out.fill("")  # one shared str (np.full would make a new str per row)
     out[is_str] = arr[is_str]
     return out
 

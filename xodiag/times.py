@@ -187,7 +187,8 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
 
     n = len(kinds)
     out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
-    quality = np.full(n, "none", dtype=object)
+    quality = np.empty(n, dtype=object)
+    quality.fill("none")  # one shared str (np.full would make a new str per row)
     present = set(kinds)
     if present == {"ns"}:  # a chunk the fast lane timed entirely: no per-kind selection needed
         out = np.fromiter(values, dtype=np.int64, count=n).view("datetime64[ns]")

@@ -3,6 +3,7 @@
 
 /* ---- the lane ---------------------------------------------------------------------------------- */
 #define MAXOPEN 16
+#define PID_DIGITS 18 /* records.PID_DIGITS: a longer pid is left to Python (no number) */
 enum { C_TIME, C_TQ, C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
        C_NAMESPACE, C_LEVEL, C_MESSAGE, C_CONTEXT, C_ERR_NAME, C_ERR_CODE, C_ERR_MSG, C_FRAMES, C_VM, C_VDI,
        C_VBD, C_SR, C_UUIDS, C_REFS, C_TASK_REFS, C_EXPORTS, C_ADDRS, C_RAW, NCOLS };
@@ -767,6 +768,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
                              : NULL;
                 if (!ident) { failed = PyErr_Occurred() != NULL; break; }
                 if (g_set(x, L->g_pid)) {
+                    if (g_e(x, L->g_pid) - g_s(x, L->g_pid) > PID_DIGITS) break; /* records.pid_number: Python */
                     pid = icache_get(&L->cache, s + g_s(x, L->g_pid), g_e(x, L->g_pid) - g_s(x, L->g_pid));
                     if (!pid) { failed = PyErr_Occurred() != NULL; break; }
                 }

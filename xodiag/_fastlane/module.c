@@ -62,6 +62,66 @@ done:
     return result;
 }
 
+/* a writable C-contiguous buffer of n items of one size and one of the given formats */
+static int int_buffer(PyObject *obj, Py_buffer *b, Py_ssize_t n, Py_ssize_t size, const char *f1, const char *f2,
+                      const char *what) {
+    if (PyObject_GetBuffer(obj, b, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (!b->format || b->itemsize != size || b->len / size != n || (strcmp(b->format, f1) != 0 && strcmp(b->format, f2) != 0)) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_ValueError, "%s", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* ints(out, values, order=None, missing=None): out[i] = values[order[i]] (or values[i]) for a list of int;
+ * out is an int64 array as long as values. With missing (a bool array as long), None is allowed: out
+ * gets 0 and missing True there. The list is left as it is. */
+static PyObject *mod_ints(PyObject *self, PyObject *args) {
+    PyObject *out, *values, *order = Py_None, *missing = Py_None;
+    if (!PyArg_ParseTuple(args, "OO!|OO", &out, &PyList_Type, &values, &order, &missing)) return NULL;
+    PyObject *snap = PyList_GetSlice(values, 0, PyList_GET_SIZE(values)); /* buffers may run Python code */
+    if (!snap) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(snap);
+    Py_buffer ob = {0}, xb = {0}, mb = {0};
+    PyObject *result = NULL;
+    if (int_buffer(out, &ob, n, 8, "l", "q", "out must be an int64 array as long as values") < 0) goto done;
+    if (order != Py_None &&
+        int_buffer(order, &xb, n, 8, "l", "q", "order must be an int64 array as long as values") < 0) goto done;
+    if (missing != Py_None && int_buffer(missing, &mb, n, 1, "?", "?", "missing must be a bool array as long as values") < 0)
+        goto done;
+    const int64_t *idx = xb.obj ? (const int64_t *)xb.buf : NULL;
+    int64_t *dst = (int64_t *)ob.buf;
+    char *miss = mb.obj ? (char *)mb.buf : NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t k = idx ? idx[i] : i;
+        if (k < 0 || k >= n) {
+            PyErr_SetString(PyExc_ValueError, "order holds an index out of range");
+            goto done;
+        }
+        PyObject *v = PyList_GET_ITEM(snap, k);
+        if (miss) miss[i] = v == Py_None;
+        if (miss && v == Py_None) {
+            dst[i] = 0;
+            continue;
+        }
+        if (!PyLong_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "values[%zd] is %.80s, not int", (Py_ssize_t)k, Py_TYPE(v)->tp_name);
+            goto done;
+        }
+        long long x = PyLong_AsLongLong(v);
+        if (x == -1 && PyErr_Occurred()) goto done;
+        dst[i] = (int64_t)x;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    if (ob.obj) PyBuffer_Release(&ob);
+    if (xb.obj) PyBuffer_Release(&xb);
+    if (mb.obj) PyBuffer_Release(&mb);
+    Py_DECREF(snap);
+    return result;
+}
+
 /* reserve(list, n): room for n items in an empty list, so appends never reallocate and copy it */
 static PyObject *mod_reserve(PyObject *self, PyObject *args) {
     PyObject *list;
@@ -81,6 +141,8 @@ static PyMethodDef mod_methods[] = {
     {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
     {"iso_ns", mod_iso_ns, METH_VARARGS, "iso_ns(text, compact=False): epoch ns of an ISO time, or None"},
     {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other, time_column=-1): rows as JSON lines (UTF-8 bytes)"},
+    {"ints", mod_ints, METH_VARARGS,
+     "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list of int (None -> missing)"},
     {"move", mod_move, METH_VARARGS,
      "move(out, values, order=None): out[i] = values[order[i]], moving the references; values ends empty"},
     {NULL, NULL, 0, NULL}};

@@ -26,6 +26,14 @@ _PRIORITY_LEVEL = {"0": "FATAL", "1": "FATAL", "2": "FATAL", "3": "ERROR", "4": 
                    "6": "INFO", "7": "DEBUG"}
 
 
+PID_DIGITS = 18  # more digits than any real pid, and past what the table's int64 column holds
+
+
+def pid_number(pid: str | None) -> int | None:
+    """A syslog pid as a number; None when there is none or it is too long to be one (the raw line keeps it)."""
+    return int(pid) if pid and len(pid) <= PID_DIGITS else None
+
+
 def decode_xapi_escapes(text: str) -> str:
     """rsyslog's #012 / #011 and xapi's own \\x0A escapes -> real characters."""
     if "#0" in text:
@@ -126,7 +134,7 @@ def emit_xo(rec: Rec, sink: Sink) -> None:
     sink.builder.add(
         time_kind="iso", time_value=iso, source=sink.source, line=rec.line, line_end=line_end,
         span=span, fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
-        pid=int(rec.pid) if rec.pid else None, namespace=intern(h.group("namespace")),
+        pid=pid_number(rec.pid), namespace=intern(h.group("namespace")),
         level=intern(h.group("level")), message=message, error=error, ids=extract_ids("\n".join(bodies)),
     )
 
@@ -161,7 +169,7 @@ def emit_raw_block(rec: Rec, sink: Sink) -> None:
     sink.builder.add(
         time_kind=tk, time_value=tv, source=sink.source, line=rec.line, line_end=line_end,
         span=span, fmt=sink.fmt, kind="raw-stderr", raw=raw, host=rec.host, process=rec.ident,
-        pid=int(rec.pid) if rec.pid else None, level="ERROR", message=error.message or first,
+        pid=pid_number(rec.pid), level="ERROR", message=error.message or first,
         error=error, ids=extract_ids(raw),
     )
 
@@ -198,7 +206,7 @@ def emit_xapi(rec: Rec, sink: Sink) -> None:
     sink.builder.add(
         time_kind=tk, time_value=tv, source=sink.source, line=rec.line, line_end=rec.line_end,
         span=len(rec.raw), fmt=sink.fmt, kind=rec.kind, raw=raw, host=rec.host, process=rec.ident,
-        pid=int(rec.pid) if rec.pid else None, namespace=namespace, level=level, message=message,
+        pid=pid_number(rec.pid), namespace=namespace, level=level, message=message,
         context=context, error=error, ids=extract_ids(decode_xapi_escapes(raw)),
     )
 
@@ -242,7 +250,7 @@ def emit_plain(rec: Rec, sink: Sink) -> None:
     sink.builder.add(
         time_kind=tk, time_value=tv, source=sink.source, line=rec.line, line_end=rec.line_end,
         fmt=sink.fmt, kind="syslog", raw=raw, host=rec.host, process=rec.ident,
-        pid=int(rec.pid) if rec.pid else None, namespace=namespace, level=level, message=message,
+        pid=pid_number(rec.pid), namespace=namespace, level=level, message=message,
         error=error_from_text(message), ids=extract_ids(raw),
     )
 
