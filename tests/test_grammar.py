@@ -181,3 +181,52 @@ def test_parser_cache_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch
     (folder / "lark-syslog-start.pickle").unlink()
     assert _parses(build("syslog"))
     assert list(folder.iterdir()) == []  # neither a cache file nor a temporary one
+
+
+@pytest.mark.parametrize("damage", ["none", "garbage", "other-grammar", "not-a-dict"])
+def test_derived_regexes_are_cached_and_survive_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       damage: str) -> None:
+    """Header and terminal regexes derived from the grammars are kept in $XDG_CACHE_HOME/xodiag: a later run
+    needs no Lark build for them; a damaged or foreign file is derived again and rewritten."""
+    import json
+
+    from xodiag.parse import grammar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rule = grammar.rule_regex.__wrapped__("syslog", "syslog_prefix")  # past the per-process memo
+    term = grammar.terminal_regex.__wrapped__("node_inspect", "ERROR_NAME")
+    cached = tmp_path / "xodiag" / "regex-syslog.json"
+    assert json.loads(cached.read_text())["regexes"] == {"rule syslog_prefix": rule}
+    if damage == "garbage":
+        cached.write_bytes(b"\x00{not json")
+    elif damage == "other-grammar":
+        cached.write_text(json.dumps({"digest": "0" * 64, "regexes": {"rule syslog_prefix": "WRONG"}}))
+    elif damage == "not-a-dict":
+        cached.write_text("[1, 2]")
+    derived: list[str] = []
+    real_parser, real_terms = grammar.parser, grammar._all_terminals
+    monkeypatch.setattr(grammar, "parser", lambda *a: derived.append("rule") or real_parser(*a))
+    monkeypatch.setattr(grammar, "_all_terminals", lambda *a: derived.append("terminal") or real_terms(*a))
+    assert grammar.rule_regex.__wrapped__("syslog", "syslog_prefix") == rule
+    assert grammar.terminal_regex.__wrapped__("node_inspect", "ERROR_NAME") == term
+    assert derived == ([] if damage == "none" else ["rule"])
+    assert json.loads(cached.read_text())["regexes"] == {"rule syslog_prefix": rule}  # rewritten whole
+    assert grammar.rule_regex.__wrapped__("syslog", "syslog_prefix") == rule
+    assert len(derived) == (0 if damage == "none" else 1)
+
+
+def test_derived_regexes_without_a_writable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xodiag.parse import grammar
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert grammar.rule_regex.__wrapped__("syslog", "syslog_prefix") == grammar.rule_regex("syslog", "syslog_prefix")
+
+
+def test_lark_version_is_read_without_importing_lark() -> None:
+    import lark
+
+    from xodiag.parse import grammar
+
+    assert grammar._lark_version.__wrapped__() == lark.__version__

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,10 +75,26 @@ def _digest(text: str, options: dict[str, object]) -> bytes:
     import hashlib
     import sys
 
+    key = "\n".join([text, repr(sorted(options.items())), _lark_version(), sys.version])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest().encode("ascii")
+
+
+@functools.cache
+def _lark_version() -> str:
+    """Lark's version, read from its ``__init__.py`` when it can be: importing Lark costs ~40 ms, which a
+    run whose regexes and parsers all come from the cache need not pay."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lark")
+    if spec is not None and spec.origin:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            source = Path(spec.origin).read_text("utf-8")
+            found = re.search(r'^__version__(?::\s*str)?\s*=\s*["\']([^"\']+)["\']', source, re.MULTILINE)
+            if found:
+                return found.group(1)
     import lark
 
-    key = "\n".join([text, repr(sorted(options.items())), lark.__version__, sys.version])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest().encode("ascii")
+    return lark.__version__
 
 
 def _load_cached(path: Path, digest: bytes) -> Lark | None:
@@ -186,7 +204,7 @@ def rule_regex(grammar: str, rule: str) -> str:
     Named terminals become named groups (lower-case terminal names). Only flat, non-recursive
     rules are supported: record headers and similar line shapes.
     """
-    return _rule_regex(parser(grammar), rule, set())
+    return _derived(grammar, "rule " + rule, lambda: _rule_regex(parser(grammar), rule, set()))
 
 
 @functools.cache
@@ -200,7 +218,51 @@ def _all_terminals(grammar: str) -> Lark:
 @functools.cache
 def terminal_regex(grammar: str, name: str) -> str:
     """The regex of one terminal of ``grammars/<grammar>.lark``."""
-    return _terminal_regex(_all_terminals(grammar), name)
+    return _derived(grammar, "terminal " + name, lambda: _terminal_regex(_all_terminals(grammar), name))
+
+
+# Derived regexes are kept beside the parsers, in one JSON file per grammar: {"digest": ..., "regexes":
+# {"rule NAME" or "terminal NAME": regex}}. A run that finds them needs no Lark build (a lexer-only build
+# for a terminal costs ~70 ms); a file whose digest is not the grammar's is ignored and rewritten.
+def _derived(grammar: str, key: str, derive: Callable[[], str]) -> str:
+    text = grammar_path(grammar).read_text(encoding="utf-8")
+    digest = _digest(text, {"derived": "regexes"}).decode("ascii")
+    folder = cache_dir()
+    path = None if folder is None else folder / f"regex-{grammar}.json"
+    known = _read_derived(path, digest) if path is not None else {}
+    regex = known.get(key)
+    if isinstance(regex, str):
+        return regex
+    regex = derive()
+    if path is not None:
+        _write_derived(path, {"digest": digest, "regexes": {**known, key: regex}})
+    return regex
+
+
+def _read_derived(path: Path, digest: str) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable or damaged: derive again
+        return {}
+    if not isinstance(data, dict) or data.get("digest") != digest or not isinstance(data.get("regexes"), dict):
+        return {}
+    return data["regexes"]
+
+
+def _write_derived(path: Path, data: dict[str, object]) -> None:
+    import tempfile
+
+    tmp_name = None
+    try:
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=path.name + ".",
+                                         suffix=".tmp", delete=False) as tmp:
+            tmp_name = tmp.name
+            json.dump(data, tmp)
+        os.replace(tmp_name, path)
+    except OSError:  # a full or read-only disk: derived again next run
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
 
 
 def compiled(grammar: str, rule: str, suffix: str = "", flags: int = 0) -> re.Pattern[str]:
