@@ -747,3 +747,25 @@ def test_ints_reads_a_column_in_line_order() -> None:
     ):
         with pytest.raises((ValueError, TypeError, OverflowError)):
             bad()
+
+
+@needs_lane
+def test_lane_rows_with_the_same_data_share_their_frames(tmp_path: Path) -> None:
+    """A trace logged many times over is parsed once and its frames list is shared by those rows (list
+    cells are read-only): not a list of dicts per row."""
+    record = [
+        "Apr 30 23:50:{s:02d} xo xo-server[812]: 2026-04-30T21:50:{s:02d}.000Z xo:backups WARN unhandled error {{",
+        "Apr 30 23:50:{s:02d} xo xo-server[812]:   err: Error: stream has ended without data",
+        "Apr 30 23:50:{s:02d} xo xo-server[812]:       at readChunkStrict (/opt/xo/read-chunk/index.js:83:13)",
+        "Apr 30 23:50:{s:02d} xo xo-server[812]:       at async NbdClient.connect (/opt/xo/nbd-client/index.mjs:120:5)",
+        "Apr 30 23:50:{s:02d} xo xo-server[812]: }}",
+    ]
+    path = tmp_path / "traces.journal"
+    path.write_text("".join(line.format(s=i % 60) + "\n" for i in range(300) for line in record))
+    table = _assert_same([str(path)])
+    frames = table["frames"].tolist()
+    assert all(f == frames[0] for f in frames) and [f["function"] for f in frames[0]] == [
+        "readChunkStrict", "NbdClient.connect"]
+    from collections import Counter
+
+    assert Counter(map(id, frames)).most_common(1)[0][1] >= 290  # one list, bar records at batch ends

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from sys import intern
@@ -65,9 +66,11 @@ def _fallback_error(text: str) -> ErrorFacts:
     return facts
 
 
+@functools.lru_cache(maxsize=4096)
 def block_facts(text: str) -> tuple[str | None, str | None, str | None, list[Any]] | None:
     """Error facts of a record's util.inspect data for the compiled lane; None when the grammar rejects it
-    (the lane then hands the record to ``emit_xo``, which keeps the line accounting)."""
+    (the lane then hands the record to ``emit_xo``, which keeps the line accounting). The lane's rows with
+    the same data text share one frames list (list cells are read-only, docs/events.md)."""
     try:
         facts = parse_block(text)
     except InspectError:
