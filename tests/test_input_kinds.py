@@ -230,3 +230,32 @@ def test_summary_json_unwritable_path(run_cli, tmp_path):
     lines = err.splitlines()
     assert lines[0] == f"{console}: xo-console, 8 lines, 3 events, 2 unparsed (lines 6, 7)"
     assert len(lines) == 2 and lines[1].startswith("xodiag: error: cannot write ")
+
+
+@pytest.mark.parametrize("seekable", [True, False])
+def test_plain_streams_read_the_same_lines_seekable_or_not(seekable: bool) -> None:
+    """A plain file is read as it is (no copy through a wrapper); a stream that cannot seek back over the
+    bytes sniffed for compression gets them put back in front. Both give every line, in order."""
+    import io
+
+    from xodiag.sources.inputs import Input
+
+    data = "".join(f"line {i} " + "x" * (i % 97) + ("\r\n" if i % 3 else "\n") for i in range(40_000)).encode()
+
+    class OneWay(io.RawIOBase):
+        def __init__(self) -> None:
+            self._b = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            chunk = self._b.read(min(len(b), 7919))  # short reads, as a pipe gives
+            b[: len(chunk)] = chunk
+            return len(chunk)
+
+    opener = (lambda: io.BytesIO(data)) if seekable else (lambda: io.BufferedReader(OneWay()))
+    inp = Input(name="x", opener=opener, size=len(data))
+    lines = [ln for batch in inp.line_batches() for ln in batch]
+    assert lines == data.decode().replace("\r\n", "\n").split("\n")[:-1]
+    assert [ln for batch in inp.line_batches() for ln in batch] == lines  # read again from the start

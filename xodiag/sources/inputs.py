@@ -134,6 +134,9 @@ class Input:
             raw = _Tolerant(bz2.BZ2File(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type]
         elif head[:6] == b"\xfd7zXZ\x00":
             raw = _Tolerant(lzma.LZMAFile(_Prefixed(head, rest)), self.note)  # type: ignore[arg-type]
+        elif rest.seekable():  # a plain file (or bytes in memory): read it as it is, with no extra copy
+            rest.seek(0)
+            return rest
         else:
             raw = _Prefixed(head, rest)
         # Buffered: read(n) returns n bytes unless the stream ends, so the first chunk is a real sample.
