@@ -38,6 +38,8 @@ typedef struct {
     Rx syslog, xohdr, xapi;
     int g_short, g_iso, g_host, g_ident, g_pid, g_time, g_ns, g_level;
     int has_xapi, g_xtime, g_xlevel, g_thread, g_tname, g_task, g_brand;
+    Rx errin; /* patterns.error_head_in_message: where an Error printed as data starts in a message */
+    int has_errin;
     PyObject *xapi_levels; /* records._XAPI_LEVELS (owned), when the lane also takes xapi lines */
     PyObject *block_facts; /* records.block_facts (owned): a record's util.inspect data -> error facts */
     Facts *facts; /* owned */
@@ -92,12 +94,20 @@ static void slot_clear(Slot *s) {
 
 static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts",
-                             "xapi_header", "xapi_levels", "block_facts", NULL};
+                             "xapi_header", "xapi_levels", "block_facts", "error_head_in_message", NULL};
     PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts, *xapi_spec = Py_None,
-             *levels = Py_None, *block = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
-                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block))
+             *levels = Py_None, *block = Py_None, *errin = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block, &errin))
         return -1;
+    if (self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "a Lane is initialised once");
+        return -1;
+    }
+    if (errin != Py_None) {
+        if (rx_compile(&self->errin, errin, 0) < 0) return -1;
+        self->has_errin = 1;
+    }
     if (block != Py_None) {
         Py_INCREF(block);
         Py_XSETREF(self->block_facts, block);
@@ -124,10 +134,6 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
 #undef G
     if (!((Facts *)facts)->ready) {
         PyErr_SetString(PyExc_ValueError, "facts is not initialised");
-        return -1;
-    }
-    if (self->ready) {
-        PyErr_SetString(PyExc_RuntimeError, "a Lane is initialised once");
         return -1;
     }
     Py_INCREF(facts); self->facts = (Facts *)facts;
@@ -205,6 +211,7 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->xapi_levels);
     Py_XDECREF(self->block_facts);
     rx_free(&self->xapi);
+    rx_free(&self->errin);
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
@@ -517,23 +524,44 @@ static int data_row(Lane *L, Slot *sl) {
     Py_ssize_t blen = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
     Py_ssize_t r0 = sl->hdr_end, r1 = blen;
     while (r1 > r0 && is_space(body[r1 - 1])) r1--; /* r = rest.rstrip() */
-    if (r1 == r0 || (body[r1 - 1] != '{' && body[r1 - 1] != '[')) return -2;
-    Py_ssize_t cut = -1;
-    for (Py_ssize_t i = r1 - 1; i >= r0; i--)
-        if (body[i] == ' ') {
-            cut = i;
-            break;
+    /* records._split_message: the message is body[r0:h1]; the data is the line's part body[o0:o1] (none
+     * when o0 < 0) and the continuation lines, joined by newlines */
+    Py_ssize_t h1, o0 = -1, o1 = r1;
+    if (r1 > r0 && (body[r1 - 1] == '{' || body[r1 - 1] == '[')) { /* "... XapiError {" */
+        Py_ssize_t cut = -1;
+        for (Py_ssize_t i = r1 - 1; i >= r0; i--)
+            if (body[i] == ' ') {
+                cut = i;
+                break;
+            }
+        h1 = cut >= 0 ? cut : r0; /* message = r[:cut].rstrip(); opener = r[cut + 1:] (or all of r) */
+        while (h1 > r0 && is_space(body[h1 - 1])) h1--;
+        o0 = cut >= 0 ? cut + 1 : r0;
+    } else { /* "Error in openNbdCBT Error: CBT is disabled", its frames below; or no data head at all */
+        if (!L->has_errin) return -2;
+        int rc = rx_exec(&L->errin, body + r0, (size_t)(blen - r0), 0);
+        if (rc < 0) return -1;
+        if (rc > 0) {
+            Py_ssize_t pos = r0 + (Py_ssize_t)L->errin.ov[1];
+            h1 = pos; /* message = rest[:pos].rstrip(); data = rest[pos:] and the lines below */
+            while (h1 > r0 && is_space(body[h1 - 1])) h1--;
+            o0 = pos;
+            o1 = blen;
+        } else {
+            h1 = blen; /* message = rest; data = the lines below */
         }
-    Py_ssize_t h1 = cut >= 0 ? cut : r0; /* message = r[:cut].rstrip(); opener = r[cut + 1:] (or all of r) */
-    while (h1 > r0 && is_space(body[h1 - 1])) h1--;
-    Py_ssize_t o0 = cut >= 0 ? cut + 1 : r0;
-    PyObject *parts = PyList_GetSlice(sl->bodies, 0, PyList_GET_SIZE(sl->bodies));
-    PyObject *opener = parts ? astr(body + o0, r1 - o0) : NULL;
-    if (!opener) {
-        Py_XDECREF(parts);
-        return -1;
     }
-    PyList_SetItem(parts, 0, opener); /* steals opener */
+    PyObject *parts = o0 >= 0 ? PyList_GetSlice(sl->bodies, 0, PyList_GET_SIZE(sl->bodies))
+                              : PyList_GetSlice(sl->bodies, 1, PyList_GET_SIZE(sl->bodies));
+    if (!parts) return -1;
+    if (o0 >= 0) {
+        PyObject *opener = astr(body + o0, o1 - o0);
+        if (!opener) {
+            Py_DECREF(parts);
+            return -1;
+        }
+        PyList_SetItem(parts, 0, opener); /* steals opener */
+    }
     PyObject *nl = PyUnicode_FromStringAndSize("\n", 1);
     PyObject *data = nl ? PyUnicode_Join(nl, parts) : NULL;
     Py_DECREF(parts);
@@ -589,22 +617,71 @@ static int data_row(Lane *L, Slot *sl) {
     return put_row(L, &r);
 }
 
-static int finish(Lane *L, Slot *sl, int *offset_unknown) {
-    int simple = sl->raws == NULL;
-    if (simple && *offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')
-        simple = 0; /* emit_xo learns the journal offset from it */
-    if (simple) {
-        const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
-        Py_ssize_t e = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
-        while (e > sl->hdr_end && is_space(body[e - 1])) e--;
-        if (e > sl->hdr_end && (body[e - 1] == '}' || body[e - 1] == ']')) simple = 0; /* data on the line */
+/* a one-line record whose util.inspect data ends the line ("... hidden { nDuplicates: 30 }": the last cases
+ * of records._split_message). 0 written, -1 error, -2 Python's turn (data the grammar rejects), -3 no data
+ * on the line after all (a plain row). */
+static int inline_row(Lane *L, Slot *sl) {
+    const char *body = (const char *)PyUnicode_DATA(sl->first) + sl->body_off;
+    Py_ssize_t blen = PyUnicode_GET_LENGTH(sl->first) - sl->body_off;
+    Py_ssize_t r0 = sl->hdr_end, r1 = blen;
+    while (r1 > r0 && is_space(body[r1 - 1])) r1--; /* r = rest.rstrip() */
+    if (r1 == r0 || (body[r1 - 1] != '}' && body[r1 - 1] != ']')) return -3;
+    int brace = body[r1 - 1] == '}';
+    const char *at = find(body + r0, (size_t)(r1 - r0), brace ? " { " : " [ ", 3); /* the first one */
+    Py_ssize_t m1, d0; /* message = r[:m1], data = r[d0:] */
+    if (at) {
+        m1 = at - body;
+        d0 = m1 + 1;
+    } else if (brace && r1 - r0 >= 2 && body[r0] == '{' && body[r0 + 1] == ' ') {
+        m1 = d0 = r0;
+    } else {
+        return -3;
     }
+    if (!L->block_facts) return -2;
+    PyObject *data = astr(body + d0, r1 - d0);
+    PyObject *facts = data ? PyObject_CallOneArg(L->block_facts, data) : NULL;
+    Py_XDECREF(data);
+    if (!facts || facts == Py_None) { /* None: the grammar rejected the data; emit_xo's fallback */
+        Py_XDECREF(facts);
+        return facts ? -2 : -1;
+    }
+    Row r = {0};
+    if (!PyArg_ParseTuple(facts, "OOOO", &r.ename, &r.ecode, &r.emsg, &r.frames)) {
+        Py_DECREF(facts);
+        return -1;
+    }
+    Py_INCREF(r.ename); Py_INCREF(r.ecode); Py_INCREF(r.emsg); Py_INCREF(r.frames);
+    Py_DECREF(facts);
+    if (PyList_GET_SIZE(r.frames) == 0) Py_CLEAR(r.frames); /* the shared empty list */
+    const char *msg = body + r0;
+    size_t mlen = (size_t)(m1 - r0);
+    if (r.ename == Py_None && r.ecode == Py_None && wants_error_facts(msg, mlen)) {
+        row_clear(&r); /* error_from_text's facts replace the block's, frames included */
+        if (error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) return -1;
+    }
+    slot_fields(L, sl, &r);
+    r.span = 1;
+    r.raw = Py_NewRef(sl->first);
+    r.time_value = iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.message = r.time_value ? astr(msg, (Py_ssize_t)mlen) : NULL;
+    if (!r.message || (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids)
+                                   : extract_ids(L->facts, body, (size_t)blen, r.ids)) < 0) {
+        row_clear(&r);
+        return -1;
+    }
+    return put_row(L, &r);
+}
+
+static int finish(Lane *L, Slot *sl, int *offset_unknown) {
     int rc = -2;
-    if (simple) {
-        rc = fast_row(L, sl);
-    } else if (sl->raws && L->block_facts &&
-               !(*offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')) {
-        rc = data_row(L, sl);
+    if (!(*offset_unknown && sl->stamp_e && PyUnicode_READ_CHAR(sl->first, sl->stamp_s) >= 'A')) {
+        /* (else emit_xo learns the journal offset from it) */
+        if (!sl->raws) {
+            rc = inline_row(L, sl);
+            if (rc == -3) rc = fast_row(L, sl);
+        } else if (L->block_facts) {
+            rc = data_row(L, sl);
+        }
     }
     if (rc == -2) {
         PyObject *rec = slot_rec(L, sl);
