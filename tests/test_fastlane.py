@@ -802,3 +802,35 @@ def test_same_table_on_the_lanes_own_shapes(tmp_path: Path) -> None:
     path.write_text("\n".join(_lane_friendly(600)) + "\n")
     table = _assert_same([str(path)], ReadOptions(year=2026))
     assert (table["message"].str.endswith("  ")).sum() >= 50  # "rest" unstripped when no data head splits it
+
+
+@needs_lane
+def test_prematch_from_many_threads_at_once() -> None:
+    """Lanes prematch on their own threads at the same time (each with its own match data); a lane asked
+    twice at once refuses the second call instead of sharing its match data."""
+    import threading
+
+    lines = _lane_friendly(300)
+    expected = _framed(list(lines))
+    results: list[object] = []
+    refused: list[str] = []
+    shared, _framer = _lane_and_framer()
+
+    def own_lane() -> None:
+        for _ in range(5):
+            results.append(_framed(list(lines), pre=lambda lane, ls: lane.prematch(ls)))
+
+    def same_lane() -> None:
+        for _ in range(40):
+            try:
+                assert shared.prematch(lines).lines == len(lines)
+            except RuntimeError as exc:
+                refused.append(str(exc))
+
+    threads = [threading.Thread(target=fn) for fn in (own_lane, same_lane) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 15 and all(r == expected for r in results)
+    assert all("already running" in r for r in refused)
