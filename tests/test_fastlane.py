@@ -834,3 +834,20 @@ def test_prematch_from_many_threads_at_once() -> None:
         t.join()
     assert len(results) == 15 and all(r == expected for r in results)
     assert all("already running" in r for r in refused)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_prematch_only_where_a_second_core_can_take_it() -> None:
+    import subprocess
+
+    code = ("import os; os.sched_setaffinity(0, {{min(os.sched_getaffinity(0))}}) if {one} else None; "
+            "from xodiag.sources import fastlane; print(fastlane.PREMATCH)")
+    one = subprocess.run([sys.executable, "-c", code.format(one=True)], capture_output=True, text=True, timeout=60)
+    assert one.stdout.strip() == "False", one.stderr
+    if len(os.sched_getaffinity(0)) > 1:
+        many = subprocess.run([sys.executable, "-c", code.format(one=False)], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "XODIAG_NO_PREMATCH": ""})
+        assert many.stdout.strip() == "True", many.stderr
+        off = subprocess.run([sys.executable, "-c", code.format(one=False)], capture_output=True, text=True,
+                             timeout=60, env={**os.environ, "XODIAG_NO_PREMATCH": "1"})
+        assert off.stdout.strip() == "False", off.stderr

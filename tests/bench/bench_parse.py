@@ -395,7 +395,8 @@ def lane_status(xodiag: Path) -> str:
     """Whether that xodiag runs its compiled fast lane (xodiag/_fastlane.c) or the pure-Python framer."""
     python = xodiag.parent / "python"
     code = ("import os; from xodiag.sources import fastlane as f; "
-            "print('compiled fast lane' if f.available() and f.ENABLED else "
+            "print(('compiled fast lane' + (', prematch on a helper thread' if f.PREMATCH else "
+            "', one thread (XODIAG_NO_PREMATCH set)')) if f.available() and f.ENABLED else "
             "'pure Python (XODIAG_PURE_PYTHON set)' if f.available() else 'pure Python (extension not built)')")
     try:
         out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)

@@ -40,8 +40,19 @@ def available() -> bool:
 
 # Tests switch this to compare both paths; the environment variable sets it for a whole run.
 ENABLED = not os.environ.get("XODIAG_PURE_PYTHON")
-# Whether the lane's regex work on the next batch runs ahead on a second thread (prematched).
-PREMATCH = not os.environ.get("XODIAG_NO_PREMATCH")
+
+
+def _cores() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+# Whether the lane's regex work on the next batch runs ahead on a second thread (prematched): only
+# where a second core can take it.
+PREMATCH = not os.environ.get("XODIAG_NO_PREMATCH") and _cores() > 1
 
 
 def facts() -> Any:
