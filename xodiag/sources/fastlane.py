@@ -106,8 +106,8 @@ def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[s
     ``Lane.prematch`` runs the lane's regexes over a batch without holding the GIL, so on a second core it
     overlaps with the framing of the batch before (which needs the GIL). The lane takes a line's result
     from it instead of matching again; the event table is the same either way. The thread lives only
-    while the batches are read, is handed one batch at a time, and is joined when the reading ends, early
-    or not.
+    while the batches are read, is never more than one batch ahead of the reader (two batches and their
+    Pre in memory at most), and is joined when the reading ends, early or not.
     """
     if lane is None or not PREMATCH:
         for batch in batches:
@@ -123,8 +123,8 @@ def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[s
         while (lines := todo.get()) is not None:
             try:
                 done.put(lane.prematch(lines))
-            except Exception:  # only a cache: the lane then matches these lines itself
-                done.put(None)
+            except BaseException:  # only a cache: the lane matches these lines itself, and the reader
+                done.put(None)  # must never wait for an answer that will not come
 
     helper = threading.Thread(target=work, name="xodiag-prematch", daemon=True)
     helper.start()
