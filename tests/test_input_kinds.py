@@ -259,3 +259,36 @@ def test_plain_streams_read_the_same_lines_seekable_or_not(seekable: bool) -> No
     lines = [ln for batch in inp.line_batches() for ln in batch]
     assert lines == data.decode().replace("\r\n", "\n").split("\n")[:-1]
     assert [ln for batch in inp.line_batches() for ln in batch] == lines  # read again from the start
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_pipe_gives_the_same_events(run_cli, tmp_path, journal, compress):
+    """A named pipe or a shell's <(zcat ...) can be read once: it is read whole, not sniffed and reopened
+    (that used to report it as an empty input, or wait for a writer that had gone)."""
+    import threading
+
+    data = journal.read_bytes()
+    fifo = tmp_path / "xo.pipe"
+    os.mkfifo(fifo)
+
+    def writer() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(gzip.compress(data) if compress else data)
+
+    threading.Thread(target=writer, daemon=True).start()
+    code, _out, err = run_cli(["parse", "--format", "none", fifo], timeout=30)  # fails rather than hangs
+    want = reference([journal])[1][str(journal)]
+    assert code == 0 and err.strip() == f"{fifo}" + want.one_line()[len(str(journal)):], err
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for <(...)")
+def test_process_substitution_on_the_command_line(tmp_path, journal):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = f"{sys.executable} -m xodiag.cli parse --format none <(gzip -c {journal})"
+    proc = subprocess.run(["bash", "-c", cmd], cwd=repo, capture_output=True, text=True, timeout=60)
+    want = reference([journal])[1][str(journal)]
+    assert proc.returncode == 0 and f", {want.events} events" in proc.stderr and "empty input" not in proc.stderr

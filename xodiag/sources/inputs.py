@@ -12,6 +12,7 @@ import codecs
 import io
 import lzma
 import os
+import stat
 import sys
 import tarfile
 import zlib
@@ -282,6 +283,11 @@ def _from_path(path: Path, top: bool = True) -> Iterator[Input]:
             yield from _from_tar(path)
             return
         st = path.stat()
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):  # <(zcat ...): it can be read only once
+            with open(path, "rb") as fh:
+                data = fh.read()
+            yield Input(name=str(path), opener=lambda: io.BytesIO(data), size=len(data))
+            return
         with open(path, "rb"):
             pass
     except FileNotFoundError:
