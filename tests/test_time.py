@@ -290,3 +290,35 @@ def test_resolved_quality_cells_are_shared_strings() -> None:
     assert len({id(q) for q in all_ns}) == 1
     _, untimed = resolve([None] * 4, [None] * 4, ctx)
     assert list(untimed) == ["none"] * 4 and len({id(q) for q in untimed}) == 1
+
+
+_STAMPS = ["Dec 31 23:59:58", "Dec 31 23:59:59", "Jan  1 00:00:00", "Jan  1 00:00:01", "Mar 29 02:30:00",
+           "Oct 25 02:30:00", "Oct 25 03:10:00", "Feb 29 12:00:00", "Apr 30 23:50:09"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "+02:00"])
+def test_syslog_times_per_run_of_stamps_match_per_row(zone: str) -> None:
+    """resolve converts each run of equal stamps once and spreads it: the same times as converting every
+    row (the year context is stateful: rollovers), whatever the runs and the zone."""
+    import random
+
+    import numpy as np
+
+    from xodiag.times import YearContext, _iso_of_all, parse_zone, resolve
+
+    rng = random.Random(7)
+    for _ in range(30):
+        stamps = [s for s in sorted(rng.sample(_STAMPS, rng.randint(1, len(_STAMPS))), key=_STAMPS.index)
+                  for _ in range(rng.randint(1, 4))]
+        ctx_a = YearContext(None, 2025, None, parse_zone(zone))
+        ctx_b = YearContext(None, 2025, None, parse_zone(zone))
+        got, quality = resolve(["syslog"] * len(stamps), stamps, ctx_a)
+        local = _iso_of_all(ctx_b, stamps)  # the per-row reference
+        naive = pd.to_datetime(pd.Series(local, dtype=object), format="ISO8601", errors="coerce")
+        if ctx_b.offset is not None:
+            want = naive - pd.Timedelta(ctx_b.offset)
+        else:
+            want = naive.dt.tz_localize(ctx_b.zone, ambiguous=np.zeros(len(naive), dtype=bool),
+                                        nonexistent="shift_forward").dt.tz_convert("UTC").dt.tz_localize(None)
+        assert list(got.tz_localize(None)) == list(want), stamps
+        assert set(quality) <= {"inferred-year", "none"}

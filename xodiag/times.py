@@ -216,15 +216,19 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
             arr = _ns(pd.to_datetime(nums, unit=unit, errors="coerce"))
             q = "exact"
         elif kind == "syslog":
-            local = _iso_of_all(ctx, vals)
+            # Lines of one second share a stamp: convert each run of equal stamps once, then spread it.
+            heads = np.ones(len(vals), dtype=bool)
+            heads[1:] = vals[1:] != vals[:-1]
+            local = _iso_of_all(ctx, vals[heads])
             naive = pd.to_datetime(pd.Series(local, dtype=object), format="ISO8601", errors="coerce")
             if ctx.offset is not None:
-                arr = _ns(naive - pd.Timedelta(ctx.offset))
+                once = _ns(naive - pd.Timedelta(ctx.offset))
             else:
                 # The repeated hour of a DST fall-back: take the standard-time reading (the later one).
                 loc = naive.dt.tz_localize(ctx.zone, ambiguous=np.zeros(len(naive), dtype=bool),
                                            nonexistent="shift_forward")
-                arr = _ns(loc.dt.tz_convert("UTC").dt.tz_localize(None))
+                once = _ns(loc.dt.tz_convert("UTC").dt.tz_localize(None))
+            arr = once[np.cumsum(heads) - 1]
             q = "inferred-year"
         else:
             continue
