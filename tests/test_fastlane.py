@@ -394,16 +394,19 @@ def test_facts_keep_their_literals() -> None:
 
     needs = {k: tuple("".join(list(s)) for s in v) for k, v in E._NEEDS.items()}  # fresh strings
     spec = fastlane._spec
-    facts = _fastlane.Facts(
+    kwargs = dict(
         ids=spec(E._ID_RE), ctx=spec(E._CTX_RE), exports=spec(E._EXPORT_RE), task_refs=spec(E._TASK_REF_RE),
         addresses=spec(E._ADDR_RE), err_head=spec(E._err_head_re()), code_prop=spec(E._CODE_PROP_RE),
         xapi_code=spec(E._XAPI_CODE_RE), errno=spec(E._ERRNO_RE), ocaml=spec(E._OCAML_EXN_RE),
         session_ctx=E._SESSION_CTX, empty=E.EMPTY, needs=needs, id_dash_offsets=E._ID_DASH_OFFSETS)
+    facts = _fastlane.Facts(**kwargs)
     assert facts.error_facts("boom TypeError: bad") == ("TypeError", None, "bad")
     needs.clear()
     _junk = ["".join(["Err", "or", str(i)]) for i in range(20000)]
     gc.collect()
     assert facts.error_facts("boom TypeError: bad") == ("TypeError", None, "bad")
+    with pytest.raises(RuntimeError, match="once"):  # its patterns may be in use on a prematch thread
+        facts.__init__(**kwargs)
 
 
 @needs_lane

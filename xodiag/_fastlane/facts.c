@@ -40,6 +40,10 @@ static int facts_init(Facts *self, PyObject *args, PyObject *kw) {
                                      &PyTuple_Type, &session, &PyList_Type, &empty, &PyDict_Type, &needs,
                                      &PyTuple_Type, &offsets))
         return -1;
+    if (self->ready) { /* a lane's prematch thread may be matching with these compiled patterns */
+        PyErr_SetString(PyExc_RuntimeError, "a Facts is initialised once");
+        return -1;
+    }
     if (rx_compile(&self->ids_a, specs[0], 1) < 0) return -1;
     self->n_dash_off = 0;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(offsets) && i < 4; i++) {
