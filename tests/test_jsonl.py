@@ -215,3 +215,21 @@ def test_compiled_writer_survives_lists_changed_while_read(victim: str) -> None:
     columns: list = [Evil(), [2]]
     keys = ['{"a":', ',"b":']
     assert fastlane.module().jsonl(columns, keys, "}\n", repr) == b'{"a":1,"b":2}\n'
+
+
+def test_a_big_chunk_is_written_in_slices_in_order(tmp_path: Path, writer: str) -> None:
+    """A chunk past the writer's slice size (jsonl.write_jsonl writes a few thousand rows at a time, so
+    its output buffer stays small) comes out whole and in order, on a text stream and on a UTF-8 one."""
+    n = 2 * jsonl._SLICE_ROWS + 123
+    log = tmp_path / "xo.log"
+    log.write_text("".join(f"2026-04-14T00:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z xo:a INFO row {i} "
+                           f"caf\u00e9\n" for i in range(n)), encoding="utf-8")
+    table, _ = event_table([str(log)])
+    assert len(table) == n
+    text, rows = _ours(table)
+    assert rows == _reference(table) and [r["message"] for r in rows] == [f"row {i} café" for i in range(n)]
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    write_jsonl(table, out)
+    out.flush()
+    assert raw.getvalue().decode("utf-8") == text

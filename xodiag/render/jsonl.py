@@ -133,6 +133,9 @@ def _other_utf8(value: Any) -> str:
     return text
 
 
+_SLICE_ROWS = 4096
+
+
 def write_jsonl(df: Any, out: IO[str]) -> None:
     """One JSON object per event with exactly the documented columns, in that order."""
     if df is None or not len(df):
@@ -141,13 +144,19 @@ def write_jsonl(df: Any, out: IO[str]) -> None:
 
     compiled = fastlane.module()
     if compiled is not None:
-        data = compiled.jsonl(_cells(df), _KEYS, "}\n", _other_utf8, list(COLUMNS).index("time"))
+        cells = _cells(df)
         buffer = getattr(out, "buffer", None)
-        if buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8":
+        as_bytes = buffer is not None and codecs.lookup(getattr(out, "encoding", None) or "ascii").name == "utf-8"
+        if as_bytes:
             out.flush()  # the text layer's pending output first, then the bytes as they are
-            buffer.write(data)
-        else:
-            out.write(data.decode("utf-8"))
+        time_column = list(COLUMNS).index("time")
+        for start in range(0, len(df), _SLICE_ROWS):  # a few MB of output at a time, not a whole chunk's
+            part = cells if len(df) <= _SLICE_ROWS else [c[start : start + _SLICE_ROWS] for c in cells]
+            data = compiled.jsonl(part, _KEYS, "}\n", _other_utf8, time_column)
+            if as_bytes:
+                buffer.write(data)  # type: ignore[union-attr]
+            else:
+                out.write(data.decode("utf-8"))
         return
     row = _ROW
     text = "".join([row % cells for cells in zip(*encode_columns(df), strict=True)])
