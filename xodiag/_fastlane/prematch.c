@@ -2,8 +2,9 @@
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own.
  *
  * Lane.prematch(lines) runs, without the GIL, the regexes that Lane.run would run on each line: the
- * syslog prefix, the xo-server header or the xapi header, and the id search of a header line. It keeps
- * their results (the ovector of each match, the ids found) in a Pre. Lane.run(lines, ..., pre) then takes
+ * syslog prefix, the xo-server header or the xapi header, the id search of a header line and whether an
+ * xo header's message wants error facts. It keeps their results (the ovector of each match, the ids
+ * found) in a Pre. Lane.run(lines, ..., pre) then takes
  * a line's result from the Pre instead of matching again, so the reader can prematch the next batch on a
  * second core while this one is framed. A result is only a cache: it is computed from the line's text
  * alone, with the same regexes and arguments as the lane's own call, and a line the Pre has no result for
