@@ -387,15 +387,12 @@ static int fast_row(Lane *L, Slot *sl) {
     return put_row(L, &r);
 }
 
-/* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
- * s/len: the whole line; b: the body (after the syslog prefix); x: its xapi header match */
-static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
-                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n, const IdHit *hits,
-                    uint32_t nhits) {
+/* the fields a xapi record takes from its first line's header (records.emit_xapi): time, level, namespace,
+ * context ("<thread_id> <thread_name>|<task>", each stripped), host, process, pid. s: the whole line; b: its
+ * body (after the syslog prefix); L->xapi's ovector: the header match of b. 0, -1 error, -2 Python's turn. */
+static int xapi_fields(Lane *L, Row *r, const char *s, const char *b, size_t stamp_s, size_t stamp_e,
+                       PyObject *host, PyObject *ident, PyObject *pid) {
     Rx *x = &L->xapi;
-    const char *msg = b + x->ov[1];
-    size_t mlen = blen - x->ov[1];
-    /* level, namespace, context ("<thread_id> <thread_name>|<task>", each stripped) */
     size_t ls = g_s(x, L->g_xlevel), le = g_e(x, L->g_xlevel);
     PyObject *lkey = icache_get(&L->cache, b + ls, (Py_ssize_t)(le - ls));
     if (!lkey) return PyErr_Occurred() ? -1 : -2;
@@ -420,8 +417,7 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     strip_ws(b, &ks, &ke);
     memcpy(ctxbuf + cl, b + ks, ke - ks);
     cl += ke - ks;
-    Row r = {0};
-    r.time_kind = Py_None;
+    r->time_kind = Py_None;
     if (g_set(x, L->g_xtime)) { /* "20260430T21:50:00.002Z" -> "2026-04-30T21:50:00.002Z" */
         size_t xs = g_s(x, L->g_xtime), xe = g_e(x, L->g_xtime);
         char buf[64];
@@ -430,35 +426,50 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
             memcpy(buf, b + xs, 4); buf[4] = '-'; memcpy(buf + 5, b + xs + 4, 2); buf[7] = '-';
             memcpy(buf + 8, b + xs + 6, xe - xs - 6);
             if (iso_ns(buf, xe - xs + 2, &epoch) == 0) {
-                r.time_kind = L->s_ns;
-                r.time_value = PyLong_FromLongLong(epoch);
+                r->time_kind = L->s_ns;
+                r->time_value = PyLong_FromLongLong(epoch);
             }
         }
-        if (r.time_kind == Py_None) {
-            r.time_kind = L->s_xapi;
-            r.time_value = astr(b + xs, (Py_ssize_t)(xe - xs));
+        if (r->time_kind == Py_None) {
+            r->time_kind = L->s_xapi;
+            r->time_value = astr(b + xs, (Py_ssize_t)(xe - xs));
         }
     } else if (stamp_e && s[stamp_s] >= '0' && s[stamp_s] <= '9') {
-        r.time_value = iso_time(L, s + stamp_s, stamp_e - stamp_s, &r.time_kind);
+        r->time_value = iso_time(L, s + stamp_s, stamp_e - stamp_s, &r->time_kind);
     } else if (stamp_e) {
-        r.time_kind = L->s_syslog;
-        r.time_value = Py_XNewRef(icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s))); /* repeats */
-        if (!r.time_value && !PyErr_Occurred()) r.time_value = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
+        r->time_kind = L->s_syslog;
+        r->time_value = Py_XNewRef(icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s))); /* repeats */
+        if (!r->time_value && !PyErr_Occurred()) r->time_value = astr(s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s));
     } else {
-        r.time_value = Py_NewRef(Py_None);
+        r->time_value = Py_NewRef(Py_None);
+    }
+    r->host = Py_XNewRef(host);
+    r->process = Py_XNewRef(ident);
+    r->pid = pid ? PyLong_FromUnicodeObject(pid, 10) : NULL;
+    r->ns = Py_NewRef(ns);
+    r->level = Py_XNewRef(PyDict_GetItemWithError(L->xapi_levels, lkey));
+    r->context = astr(ctxbuf, (Py_ssize_t)cl);
+    return !r->time_value || (pid && !r->pid) || PyErr_Occurred() || !r->context ? -1 : 0;
+}
+
+/* one xapi record line (records.emit_xapi for a single-line record without escapes): the row.
+ * s/len: the whole line; b: the body (after the syslog prefix); x: its xapi header match */
+static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char *b, size_t blen, size_t stamp_s,
+                    size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n, const IdHit *hits,
+                    uint32_t nhits) {
+    const char *msg = b + L->xapi.ov[1];
+    size_t mlen = blen - L->xapi.ov[1];
+    Row r = {0};
+    int rc = xapi_fields(L, &r, s, b, stamp_s, stamp_e, host, ident, pid);
+    if (rc < 0) {
+        row_clear(&r);
+        return rc;
     }
     r.line = r.line_end = n;
     r.span = 1;
-    r.host = Py_XNewRef(host);
-    r.process = Py_XNewRef(ident);
-    r.pid = pid ? PyLong_FromUnicodeObject(pid, 10) : NULL;
-    r.ns = Py_NewRef(ns);
-    r.level = Py_XNewRef(PyDict_GetItemWithError(L->xapi_levels, lkey));
     r.message = astr(msg, (Py_ssize_t)mlen);
-    r.context = astr(ctxbuf, (Py_ssize_t)cl);
     r.raw = Py_NewRef(lo);
-    if (!r.time_value || (pid && !r.pid) || PyErr_Occurred() || !r.message || !r.context ||
-        error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 ||
+    if (!r.message || error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 ||
         (hits ? id_lists(L->facts, s, hits, nhits, r.ids) : extract_ids(L->facts, s, len, r.ids)) < 0) {
         row_clear(&r);
         return -1;
