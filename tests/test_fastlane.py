@@ -854,3 +854,68 @@ def test_prematch_only_where_a_second_core_can_take_it() -> None:
         off = subprocess.run([sys.executable, "-c", code.format(one=False)], capture_output=True, text=True,
                              timeout=60, env={**os.environ, "XODIAG_NO_PREMATCH": "1"})
         assert off.stdout.strip() == "False", off.stderr
+
+
+def _xensource_with_backtraces(n: int, seed: int, disrupt: float = 1.0) -> list[str]:
+    """xapi backtrace records as xensource.log writes them (lines of one thread on one host), interleaved
+    with other threads and hosts, plain xapi lines, xo-server lines, blank lines, escapes and odd frames."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        i += 1
+        host = rng.choice(["xcp-a", "xcp-a", "xcp-b"])
+        tid = rng.choice([20839, 20839, 20840, 31])
+        head = (f"Apr 30 23:50:{i % 60:02d} {host} xapi: [error||{tid} HTTPS 10.0.1.50->:::80|VM.snapshot "
+                f"R:c1597fc9181a|backtrace] ")
+        depth = rng.randint(1, 6)
+        out.append(head + f"VM.snapshot R:c1597fc9181a failed with exception Api_errors.Server_error("
+                          f"\"INTERNAL_ERROR\", [\"VDI {_IDS[i % 5]} busy\"])")
+        for k in range(1, depth + 1):
+            line = rng.choice(["113", "9", "1" * 70 if rng.random() < disrupt else "12"]) if k == depth else str(k * 7)
+            out.append(head + rng.choice([
+                f"{k}/{depth} xapi Raised at file ocaml/xapi/server_helpers.ml, line {line}",
+                f"{k}/{depth} xapi Called from file ocaml/xapi-client/client.ml, line {line}, characters 4-9",
+                f"   {k}/{depth} xapi Re-raised at file ocaml/libs/stdext.ml, line {line}   ",
+                "Raised Api_errors.Server_error(\"INTERNAL_ERROR\", [\"Unix.Unix_error(Unix.EPIPE)\"])",
+                "  Raised by the task's own thread  ",  # a message line keeps its blanks
+            ]))
+        roll = rng.random()
+        if roll < 0.15:  # a plain xapi line of another thread closes the record
+            out.append(f"Apr 30 23:50:{i % 60:02d} {host} xapi: [ info||{tid + 1} |VDI.export "
+                       f"R:0123456789ab|xapi] export of VDI {_IDS[(i + 1) % 5]}")
+        elif roll < 0.15 + 0.25 * disrupt:  # what makes the lane hand the record to Python
+            what = rng.choice(["gap", "blank", "escapes", "prose"])
+            if what == "gap":  # an xo-server record, then the same thread again: a line in between
+                out.append(f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: "
+                           f"2026-04-30T21:50:{i % 60:02d}.000Z xo:a INFO {i} {{")
+                out.append(f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]:   code: 'EIO'")
+                out.append(head + f"9/9 xapi Called from file after-a-gap.ml, line {i}")
+                out.append(f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: }}")
+            elif what == "blank":
+                out.append("")
+                out.append(head + "1/1 xapi Called from file after-a-blank.ml, line 3")
+            elif what == "escapes":
+                out.append(head + "vhd-tool: internal error#012  End_of_file#012")
+            else:
+                out.append("plain prose between the records")
+    return out
+
+
+@needs_lane
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_table_on_backtrace_records(tmp_path: Path, seed: int) -> None:
+    """The lane groups backtrace lines by thread and host as LineFramer does, closes the record where
+    Python would (another thread or host, a plain xapi line, an xo-server header), hands it to Python where
+    Python keeps details the lane does not (a line in between, escapes, a frame line number past 63 digits,
+    a record still open when it stops) and writes the same rows."""
+    path = tmp_path / "xensource.log"
+    path.write_text("\n".join(_xensource_with_backtraces(3000, seed)) + "\n")
+    table = _assert_same([str(path)], ReadOptions(year=2026))
+    bts = table[table["kind"] == "backtrace"]
+    assert len(bts) > 300 and (bts["span"] > 1).mean() > 0.7
+    assert bts["frames"].map(len).sum() > 500 and bts["error_code"].eq("INTERNAL_ERROR").sum() > 300
+    cols, _kinds, _values, _unparsed, lane_rows = _framed(_xensource_with_backtraces(3000, seed, disrupt=0))
+    assert lane_rows >= 0.95 * len(cols["kind"]) and cols["kind"].count("backtrace") > 300  # the lane's own rows

@@ -33,6 +33,20 @@ typedef struct {
     int pre_wants;                     /* the prematch's wants_error_facts of the message, or -1 */
 } Slot;
 
+/* the xapi backtrace record being grouped (LineFramer.bt): lines of one thread on one host */
+#define BT_PAIRS 16
+typedef struct {
+    int used;
+    PyObject *first;                    /* owned: the first raw line */
+    Py_ssize_t body_off;                /* where its body starts */
+    PyObject *raws, *bodies, *messages, *frames; /* owned lists (messages: the bodies after their header that
+                                                    are no frame; frames: the frame dicts) */
+    PyObject *host, *ident, *pid;       /* borrowed from the intern cache (NULL = None) */
+    size_t stamp_s, stamp_e;            /* the syslog stamp in the first line (stamp_e == 0: none) */
+    long line, line_end;
+    size_t ov[2 * BT_PAIRS];            /* the first line's xapi header match, in its body */
+} BtRec;
+
 typedef struct {
     PyObject_HEAD
     Rx syslog, xohdr, xapi;
@@ -40,6 +54,10 @@ typedef struct {
     int has_xapi, g_xtime, g_xlevel, g_thread, g_tname, g_task, g_brand;
     Rx errin; /* patterns.error_head_in_message: where an Error printed as data starts in a message */
     int has_errin;
+    Rx btframe; /* patterns.backtrace_frame: an OCaml frame line of a backtrace record */
+    int has_bt, g_bcomp, g_bfile, g_bline;
+    BtRec bt;
+    PyObject *s_backtrace, *k_function, *k_file, *k_line, *k_col, *k_is_async;
     PyObject *xapi_levels; /* records._XAPI_LEVELS (owned), when the lane also takes xapi lines */
     PyObject *block_facts; /* records.block_facts (owned): a record's util.inspect data -> error facts */
     Facts *facts; /* owned */
@@ -92,13 +110,25 @@ static void slot_clear(Slot *s) {
     s->used = 0;
 }
 
+static void bt_clear(BtRec *bt) {
+    Py_CLEAR(bt->first);
+    Py_CLEAR(bt->raws);
+    Py_CLEAR(bt->bodies);
+    Py_CLEAR(bt->messages);
+    Py_CLEAR(bt->frames);
+    bt->host = bt->ident = bt->pid = NULL;
+    bt->used = 0;
+}
+
 static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"framer", "builder", "year_ctx", "source", "fmt", "syslog", "xo_header", "facts",
-                             "xapi_header", "xapi_levels", "block_facts", "error_head_in_message", NULL};
+                             "xapi_header", "xapi_levels", "block_facts", "error_head_in_message",
+                             "backtrace_frame", NULL};
     PyObject *framer, *builder, *yctx, *source, *fmt, *sys_spec, *xo_spec, *facts, *xapi_spec = Py_None,
-             *levels = Py_None, *block = Py_None, *errin = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
-                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block, &errin))
+             *levels = Py_None, *block = Py_None, *errin = Py_None, *btspec = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOOUUOOO!|OOOOO", kwlist, &framer, &builder, &yctx, &source, &fmt,
+                                     &sys_spec, &xo_spec, &FactsType, &facts, &xapi_spec, &levels, &block, &errin,
+                                     &btspec))
         return -1;
     if (self->ready) {
         PyErr_SetString(PyExc_RuntimeError, "a Lane is initialised once");
@@ -124,6 +154,18 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
         G(g_task, "task") G(g_brand, "brand")
 #undef G
         self->has_xapi = 1;
+        if (btspec != Py_None && self->xapi.npairs <= BT_PAIRS) {
+            if (rx_compile(&self->btframe, btspec, 1) < 0) return -1;
+#define G(field, name) if ((self->field = rx_group(&self->btframe, name)) < 0) return -1;
+            G(g_bcomp, "bt_component") G(g_bfile, "bt_file") G(g_bline, "bt_line")
+#undef G
+            const char *names[6] = {"backtrace", "function", "file", "line", "col", "is_async"};
+            PyObject **dst[6] = {&self->s_backtrace, &self->k_function, &self->k_file, &self->k_line, &self->k_col,
+                                 &self->k_is_async};
+            for (int i = 0; i < 6; i++)
+                if (!(*dst[i] = PyUnicode_InternFromString(names[i]))) return -1;
+            self->has_bt = 1;
+        }
         Py_INCREF(levels);
         Py_XSETREF(self->xapi_levels, levels);
     }
@@ -167,6 +209,10 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT(self->block_facts);
     Py_VISIT(self->xapi_levels);
     Py_VISIT(self->id_lists);
+    Py_VISIT(self->bt.raws);
+    Py_VISIT(self->bt.bodies);
+    Py_VISIT(self->bt.messages);
+    Py_VISIT(self->bt.frames);
     for (int i = 0; i < MAXOPEN; i++) {
         Py_VISIT(self->slots[i].raws);
         Py_VISIT(self->slots[i].bodies);
@@ -177,6 +223,7 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
 
 static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
     for (int i = 0; i < MAXOPEN; i++) slot_clear(&self->slots[i]);
+    bt_clear(&self->bt);
     Py_CLEAR(self->framer);
     Py_CLEAR(self->builder);
     Py_CLEAR(self->yctx);
@@ -212,6 +259,10 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->block_facts);
     rx_free(&self->xapi);
     rx_free(&self->errin);
+    rx_free(&self->btframe);
+    bt_clear(&self->bt);
+    PyObject *keys[6] = {self->s_backtrace, self->k_function, self->k_file, self->k_line, self->k_col, self->k_is_async};
+    for (int i = 0; i < 6; i++) Py_XDECREF(keys[i]);
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
@@ -257,6 +308,7 @@ typedef struct {
     PyObject *ids[9]; /* vm, vdi, vbd, sr, uuids, refs, task_refs, export_names, addresses */
     long line, line_end;
     Py_ssize_t span;
+    PyObject *kind; /* borrowed: the row's kind, NULL for "record" */
 } Row;
 
 static void row_clear(Row *r) {
@@ -320,7 +372,7 @@ static int put_row(Lane *L, Row *r) {
     bad = put2(L, C_LINE_END, line_end, bad);
     bad = put2(L, C_SPAN, PyLong_FromSsize_t(r->span), bad);
     bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
-    bad = put2(L, C_KIND, Py_NewRef(L->s_record), bad);
+    bad = put2(L, C_KIND, Py_NewRef(r->kind ? r->kind : L->s_record), bad);
     bad = put2(L, C_HOST, or_none(&r->host), bad);
     bad = put2(L, C_PROCESS, or_none(&r->process), bad);
     bad = put2(L, C_PID, or_none(&r->pid), bad);
@@ -475,6 +527,144 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
         return -1;
     }
     return put_row(L, &r);
+}
+
+/* one line of a backtrace record: its raw line and body, then its text after the xapi header as a frame
+ * (records.emit_xapi: backtrace_frame on the stripped text) or as a line of the message. All or nothing:
+ * -2 (Python's turn) and errors leave the record as it was. */
+static int bt_add(Lane *L, BtRec *bt, PyObject *lo, const char *b, size_t blen) {
+    size_t m0 = L->xapi.ov[1], m1 = blen;
+    size_t s0 = m0, s1 = m1; /* msg.strip(): the lane's lines hold no control character but tab */
+    strip_ws(b, &s0, &s1);
+    int rc = rx_exec(&L->btframe, b + s0, s1 - s0, 0);
+    if (rc < 0) return -1;
+    PyObject *item; /* the frame dict, or the message line */
+    if (rc == 0) {
+        item = astr(b + m0, (Py_ssize_t)(m1 - m0));
+    } else {
+        Rx *f = &L->btframe;
+        const char *t = b + s0;
+        char digits[64];
+        size_t ls = g_s(f, L->g_bline), le = g_e(f, L->g_bline);
+        if (le - ls >= sizeof digits) return -2;
+        memcpy(digits, t + ls, le - ls);
+        digits[le - ls] = 0;
+        PyObject *fn = astr(t + g_s(f, L->g_bcomp), (Py_ssize_t)(g_e(f, L->g_bcomp) - g_s(f, L->g_bcomp)));
+        PyObject *file = astr(t + g_s(f, L->g_bfile), (Py_ssize_t)(g_e(f, L->g_bfile) - g_s(f, L->g_bfile)));
+        PyObject *line = PyLong_FromString(digits, NULL, 10);
+        item = fn && file && line ? PyDict_New() : NULL; /* in records.emit_xapi's key order */
+        if (item && (PyDict_SetItem(item, L->k_function, fn) < 0 || PyDict_SetItem(item, L->k_file, file) < 0 ||
+                     PyDict_SetItem(item, L->k_line, line) < 0 || PyDict_SetItem(item, L->k_col, Py_None) < 0 ||
+                     PyDict_SetItem(item, L->k_is_async, Py_False) < 0))
+            Py_CLEAR(item);
+        Py_XDECREF(fn);
+        Py_XDECREF(file);
+        Py_XDECREF(line);
+    }
+    PyObject *body = item ? astr(b, (Py_ssize_t)blen) : NULL;
+    int bad = !body || PyList_Append(bt->raws, lo) < 0 || PyList_Append(bt->bodies, body) < 0 ||
+              PyList_Append(rc == 0 ? bt->messages : bt->frames, item) < 0;
+    Py_XDECREF(body);
+    Py_XDECREF(item);
+    return bad ? -1 : 0;
+}
+
+/* the backtrace record as a row (records.emit_xapi for a backtrace without escapes), then cleared */
+static int bt_finish(Lane *L) {
+    BtRec *bt = &L->bt;
+    const char *s = (const char *)PyUnicode_DATA(bt->first), *b = s + bt->body_off;
+    Row r = {0};
+    size_t *current = L->xapi.ov; /* the line being read may have its own match there (a prematch's too) */
+    L->xapi.ov = bt->ov;          /* the first line's header match, as xapi_fields reads it */
+    int rc = xapi_fields(L, &r, s, b, bt->stamp_s, bt->stamp_e, bt->host, bt->ident, bt->pid);
+    L->xapi.ov = current;
+    PyObject *nl = rc == 0 ? PyUnicode_FromStringAndSize("\n", 1) : NULL;
+    if (rc == 0 && nl) {
+        r.message = PyList_GET_SIZE(bt->messages) ? PyUnicode_Join(nl, bt->messages)
+                                                    : Py_NewRef(PyList_GET_ITEM(bt->bodies, 0));
+        r.raw = r.message ? PyUnicode_Join(nl, bt->raws) : NULL;
+    }
+    Py_XDECREF(nl);
+    size_t mn = 0, rn = 0;
+    const char *mt = r.message ? plain_text(r.message, &mn) : NULL, *rt = r.raw ? plain_text(r.raw, &rn) : NULL;
+    if (rc == 0 && (!r.message || !r.raw)) rc = -1;
+    if (rc == 0 && (!mt || !rt)) rc = -2; /* not plain text after all: Python's turn */
+    if (rc == 0 && (error_facts(L->facts, mt, mn, &r.ename, &r.ecode, &r.emsg) < 0 ||
+                    extract_ids(L->facts, rt, rn, r.ids) < 0))
+        rc = -1;
+    if (rc != 0) {
+        row_clear(&r);
+        return rc;
+    }
+    if (PyList_GET_SIZE(bt->frames)) r.frames = Py_NewRef(bt->frames);
+    r.kind = L->s_backtrace;
+    r.line = bt->line;
+    r.line_end = bt->line_end;
+    r.span = PyList_GET_SIZE(bt->raws);
+    rc = put_row(L, &r);
+    bt_clear(bt);
+    return rc;
+}
+
+/* a "|backtrace]" xapi line (LineFramer._xapi): it joins the open backtrace record of its thread and host,
+ * or closes that record and starts one. 0, -1 error, -2 Python's turn (the record is handed over as it is). */
+static int bt_line(Lane *L, PyObject *lo, const char *s, const char *b, size_t blen, size_t stamp_s,
+                   size_t stamp_e, PyObject *host, PyObject *ident, PyObject *pid, long n) {
+    BtRec *bt = &L->bt;
+    Rx *x = &L->xapi;
+    size_t ts = g_s(x, L->g_thread), te = g_e(x, L->g_thread);
+    if (bt->used) {
+        const char *fb = (const char *)PyUnicode_DATA(bt->first) + bt->body_off;
+        size_t fs = bt->ov[2 * L->g_thread], fe = bt->ov[2 * L->g_thread + 1];
+        if (bt->host == host && fe - fs == te - ts && memcmp(fb + fs, b + ts, te - ts) == 0) {
+            if (n != bt->line_end + 1) return -2; /* another line in between: Python keeps the numbers */
+            int rc = bt_add(L, bt, lo, b, blen);
+            if (rc == 0) bt->line_end = n;
+            return rc;
+        }
+        int rc = bt_finish(L);
+        if (rc != 0) return rc;
+    }
+    bt->raws = PyList_New(0);
+    bt->bodies = PyList_New(0);
+    bt->messages = PyList_New(0);
+    bt->frames = PyList_New(0);
+    if (!bt->raws || !bt->bodies || !bt->messages || !bt->frames) {
+        bt_clear(bt);
+        return -1;
+    }
+    bt->used = 1;
+    bt->first = Py_NewRef(lo);
+    bt->body_off = b - s;
+    bt->host = host;
+    bt->ident = ident;
+    bt->pid = pid;
+    bt->stamp_s = stamp_s;
+    bt->stamp_e = stamp_e;
+    bt->line = bt->line_end = n;
+    memcpy(bt->ov, x->ov, 2 * x->npairs * sizeof(size_t));
+    int rc = bt_add(L, bt, lo, b, blen);
+    if (rc != 0) bt_clear(bt); /* Python takes the line from scratch */
+    return rc;
+}
+
+/* the open backtrace record handed to the Python framer (framer.bt; framer.last too when it was touched
+ * last), then cleared */
+static int bt_hand_over(Lane *L, int is_last) {
+    BtRec *bt = &L->bt;
+    if (!bt->used) return 0;
+    PyObject *stamp = bt->stamp_e ? PyUnicode_Substring(bt->first, (Py_ssize_t)bt->stamp_s, (Py_ssize_t)bt->stamp_e)
+                                  : Py_NewRef(Py_None);
+    PyObject *rec = stamp ? PyObject_CallMethod(L->framer, "_lane_bt", "llOOOOOO", bt->line, bt->line_end, bt->raws,
+                                                bt->bodies, stamp, bt->host ? bt->host : Py_None,
+                                                bt->ident ? bt->ident : Py_None, bt->pid ? bt->pid : Py_None)
+                          : NULL;
+    Py_XDECREF(stamp);
+    int rc = rec && PyObject_SetAttrString(L->framer, "bt", rec) == 0 &&
+                     (!is_last || PyObject_SetAttrString(L->framer, "last", rec) == 0) ? 0 : -1;
+    Py_XDECREF(rec);
+    bt_clear(bt);
+    return rc;
 }
 
 /* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
@@ -825,6 +1015,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     if (offset_unknown < 0) goto done;
     int foreign = PyDict_Size(open) > 0;
     long n_xo = 0, n_prefixed = 0, n_xapi = 0, last_xapi = 0;
+    int last_bt = 0; /* the line read last joined the open backtrace record */
     Slot *last = NULL;
     Py_ssize_t i = start;
     int failed = 0;
@@ -873,6 +1064,11 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             if (rc == PRE_NOT_RUN) rc = rx_exec(&L->xohdr, b, blen, 0);
             if (rc < 0) { failed = 1; break; }
             if (rc > 0) {
+                if (L->bt.used) { /* LineFramer: _close_bt() before anything else */
+                    int r = bt_finish(L);
+                    if (r == -2) break;
+                    if (r < 0) { failed = 1; break; }
+                }
                 Rx *x = &L->xohdr;
                 PyObject *ns = icache_get(&L->cache, b + g_s(x, L->g_ns), g_e(x, L->g_ns) - g_s(x, L->g_ns));
                 PyObject *lv = ns ? icache_get(&L->cache, b + g_s(x, L->g_level), g_e(x, L->g_level) - g_s(x, L->g_level))
@@ -929,6 +1125,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
                 else n_xo++;
                 last = sl;
                 last_xapi = 0;
+                last_bt = 0;
                 continue;
             }
         }
@@ -944,8 +1141,23 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             if (rc < 0) { failed = 1; break; }
             if (rc == 0) break;
             size_t bs = g_s(&L->xapi, L->g_brand), be = g_e(&L->xapi, L->g_brand);
-            if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) break; /* grouped by thread: Python */
             if (find(s, len, "#0", 2) || find(s, len, "\\x", 2)) break; /* escapes (host too): Python decodes */
+            if (be - bs == 9 && memcmp(b + bs, "backtrace", 9) == 0) { /* grouped by thread and host */
+                if (!L->has_bt) break;
+                rc = bt_line(L, lo, s, b, blen, stamp_s, stamp_e, host, ident, pid, n);
+                if (rc == -2) break;
+                if (rc < 0) { failed = 1; break; }
+                n_xapi++;
+                last = NULL;
+                last_xapi = 0;
+                last_bt = 1;
+                continue;
+            }
+            if (L->bt.used) { /* LineFramer._xapi: _close_bt() before the record */
+                rc = bt_finish(L);
+                if (rc == -2) break;
+                if (rc < 0) { failed = 1; break; }
+            }
             int pre_ids = pl && pl->xapi_rc > 0 && pl->ids_ok;
             rc = xapi_row(L, lo, s, len, b, blen, stamp_s, stamp_e, host, ident, pid, n,
                           pre_ids ? P->hits + pl->ids_at : NULL, pre_ids ? pl->ids_n : 0);
@@ -954,6 +1166,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             n_xapi++;
             last = NULL;
             last_xapi = n;
+            last_bt = 0;
             continue;
         }
         if (is_nbd) break;
@@ -988,6 +1201,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         if (sl->depth > 0) sl->depth += brackets(b, blen);
         last = sl;
         last_xapi = 0;
+        last_bt = 0;
     }
     Py_XDECREF(held);
     if (!failed && last_xapi) { /* framer.last: the xapi record just emitted */
@@ -996,10 +1210,14 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         Py_XDECREF(r);
     }
     if (!failed) {
+        if (bt_hand_over(L, last_bt) < 0) failed = 1;
+    }
+    if (!failed) {
         if (flush(L, last) < 0) failed = 1;
     } else {
         PyObject *et, *ev, *tb;
         PyErr_Fetch(&et, &ev, &tb);
+        bt_clear(&L->bt); /* after an error: nothing outlives the run (borrowed cache entries) */
         flush(L, last);
         PyErr_Restore(et, ev, tb);
     }

@@ -97,7 +97,8 @@ def make_lane(framer: LineFramer, sink: Sink) -> Any:
     return mod.Lane(framer, sink.builder, sink.ctx, sink.source, sink.fmt,
                     syslog=_spec(P.syslog_prefix()), xo_header=_spec(P.xo_header()), facts=facts(),
                     xapi_header=_spec(P.xapi_header()), xapi_levels=_XAPI_LEVELS, block_facts=block_facts,
-                    error_head_in_message=_spec(P.error_head_in_message()))
+                    error_head_in_message=_spec(P.error_head_in_message()),
+                    backtrace_frame=_spec(P.backtrace_frame()))
 
 
 def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[str], Any]]:

@@ -242,6 +242,12 @@ class LineFramer:
         rec.numbers = numbers
         return rec
 
+    def _lane_bt(self, line: int, line_end: int, raw: list[str], bodies: list[str], stamp: str | None,
+                 host: str | None, ident: str | None, pid: str | None) -> Rec:
+        """A backtrace record still open when the fast lane stopped, as the reference framer would hold it."""
+        head = self.xapi_re.match(bodies[0])
+        return Rec("backtrace", "xapi", line, line_end, raw, bodies, stamp, host, ident, pid, head)
+
     def _lane_last(self, line: int) -> None:
         """The fast lane's last line was a xapi record it emitted itself."""
         self.last = Rec("record", "xapi", line, line, [], [])
