@@ -1,7 +1,8 @@
 /* xodiag._fastlane: the compiled fast lane of the line framer (xodiag/sources/lines.py).
  *
- * It frames xo-server records (syslog/journald prefix or none, xo header, continuation lines) and
- * writes the columns of the simple ones (one line, no data) straight into the EventBuilder's lists.
+ * It frames xo-server records (syslog/journald prefix or none, xo header, continuation lines, util.inspect
+ * data) and xapi records (backtraces grouped by thread and host) and writes their rows straight into the
+ * EventBuilder's lists.
  * Every line it does not fully understand is handed back to the Python framer, which stays the
  * reference: tests run both paths over the same inputs and require identical event tables.
  *

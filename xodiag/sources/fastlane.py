@@ -1,10 +1,11 @@
 """The compiled fast lane of the line framer (``xodiag/_fastlane.c``), when it is built.
 
-The lane frames xo-server records (journald/syslog prefix or none, xo header, continuation lines)
-and xapi's bracketed xensource lines, and writes the columns of the simple ones (one line, no data,
-no escapes, no backtrace) straight into the event builder. It hands every other
-line back to ``LineFramer``, which remains the reference: the tests run both over the same inputs
-and require identical event tables. The lane holds no regex of its own: the header regexes come
+The lane frames xo-server records (journald/syslog prefix or none, xo header, continuation lines and
+util.inspect data) and xapi's bracketed xensource lines (backtraces grouped by thread and host), and
+writes their rows straight into the event builder; the error facts of util.inspect data still come
+from the grammar (``records.block_facts``). It hands every other line (escapes, non-ASCII text,
+unknown shapes) back to ``LineFramer``, which remains the reference: the tests run both over the same
+inputs and require identical event tables. The lane holds no regex of its own: the header regexes come
 from the grammars (``patterns.py``) and the id and error regexes from ``events.py``.
 
 ``XODIAG_PURE_PYTHON=1`` turns the lane off; so does a missing extension (no C compiler at
