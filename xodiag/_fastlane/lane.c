@@ -717,6 +717,33 @@ static int put_long_list(PyObject *list, long v) {
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
+/* the error facts of a record with util.inspect data (records.emit_xo): the data's (block_facts), or, when
+ * the data names no error, the message's (error_from_text, frames included). Takes data (NULL: an error
+ * already set). 0, -1 error, -2 Python's turn (the grammar rejected the data). */
+static int data_facts(Lane *L, PyObject *data, const char *msg, size_t mlen, Row *r) {
+    PyObject *facts = data ? PyObject_CallOneArg(L->block_facts, data) : NULL;
+    Py_XDECREF(data);
+    if (!facts || facts == Py_None) {
+        Py_XDECREF(facts);
+        return facts ? -2 : -1;
+    }
+    PyObject *name, *code, *message, *frames;
+    int ok = PyArg_ParseTuple(facts, "OOOO!", &name, &code, &message, &PyList_Type, &frames);
+    if (ok) {
+        r->ename = Py_NewRef(name);
+        r->ecode = Py_NewRef(code);
+        r->emsg = Py_NewRef(message);
+        r->frames = PyList_GET_SIZE(frames) ? Py_NewRef(frames) : NULL; /* NULL: the shared empty list */
+    }
+    Py_DECREF(facts);
+    if (!ok) return -1;
+    if (r->ename == Py_None && r->ecode == Py_None && wants_error_facts(msg, mlen)) {
+        row_clear(r); /* error_from_text's facts replace the data's, frames included */
+        if (error_facts(L->facts, msg, mlen, &r->ename, &r->ecode, &r->emsg) < 0) return -1;
+    }
+    return 0;
+}
+
 /* a finished record: a fast row, or the Python framer's emit */
 /* a record whose header line opens util.inspect data ("... unhandled error event {") and whose data
  * lines follow (records.emit_xo with _split_message's first case). 0 written, -1 error, -2 Python's turn. */
@@ -770,30 +797,14 @@ static int data_row(Lane *L, Slot *sl) {
         Py_XDECREF(nl);
         return -1;
     }
-    PyObject *facts = PyObject_CallOneArg(L->block_facts, data);
-    Py_DECREF(data);
-    if (!facts || facts == Py_None) { /* None: the grammar rejected the data; Python keeps the line accounting */
-        Py_DECREF(nl);
-        Py_XDECREF(facts);
-        return facts ? -2 : -1;
-    }
-    Row r = {0};
-    if (!PyArg_ParseTuple(facts, "OOOO", &r.ename, &r.ecode, &r.emsg, &r.frames)) {
-        Py_DECREF(nl);
-        Py_DECREF(facts);
-        return -1;
-    }
-    Py_INCREF(r.ename); Py_INCREF(r.ecode); Py_INCREF(r.emsg); Py_INCREF(r.frames);
-    Py_DECREF(facts);
-    if (PyList_GET_SIZE(r.frames) == 0) Py_CLEAR(r.frames); /* the shared empty list */
     const char *msg = body + r0;
     size_t mlen = (size_t)(h1 - r0);
-    if (r.ename == Py_None && r.ecode == Py_None && wants_error_facts(msg, mlen)) {
-        row_clear(&r); /* error_from_text's facts replace the block's, frames included */
-        if (error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) {
-            Py_DECREF(nl);
-            return -1;
-        }
+    Row r = {0};
+    int rc = data_facts(L, data, msg, mlen, &r); /* (Python keeps the line accounting of rejected data) */
+    if (rc < 0) {
+        Py_DECREF(nl);
+        row_clear(&r);
+        return rc;
     }
     r.raw = PyUnicode_Join(nl, sl->raws);
     PyObject *joined = r.raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
@@ -839,26 +850,13 @@ static int inline_row(Lane *L, Slot *sl) {
         return -3;
     }
     if (!L->block_facts) return -2;
-    PyObject *data = astr(body + d0, r1 - d0);
-    PyObject *facts = data ? PyObject_CallOneArg(L->block_facts, data) : NULL;
-    Py_XDECREF(data);
-    if (!facts || facts == Py_None) { /* None: the grammar rejected the data; emit_xo's fallback */
-        Py_XDECREF(facts);
-        return facts ? -2 : -1;
-    }
-    Row r = {0};
-    if (!PyArg_ParseTuple(facts, "OOOO", &r.ename, &r.ecode, &r.emsg, &r.frames)) {
-        Py_DECREF(facts);
-        return -1;
-    }
-    Py_INCREF(r.ename); Py_INCREF(r.ecode); Py_INCREF(r.emsg); Py_INCREF(r.frames);
-    Py_DECREF(facts);
-    if (PyList_GET_SIZE(r.frames) == 0) Py_CLEAR(r.frames); /* the shared empty list */
     const char *msg = body + r0;
     size_t mlen = (size_t)(m1 - r0);
-    if (r.ename == Py_None && r.ecode == Py_None && wants_error_facts(msg, mlen)) {
-        row_clear(&r); /* error_from_text's facts replace the block's, frames included */
-        if (error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) return -1;
+    Row r = {0};
+    int rc = data_facts(L, astr(body + d0, r1 - d0), msg, mlen, &r); /* (-2: emit_xo's fallback) */
+    if (rc < 0) {
+        row_clear(&r);
+        return rc;
     }
     slot_fields(L, sl, &r);
     r.span = 1;
