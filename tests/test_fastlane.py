@@ -907,10 +907,10 @@ def _xensource_with_backtraces(n: int, seed: int, disrupt: float = 1.0) -> list[
 @needs_lane
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_same_table_on_backtrace_records(tmp_path: Path, seed: int) -> None:
-    """The lane groups backtrace lines by thread and host as LineFramer does, closes the record where
-    Python would (another thread or host, a plain xapi line, an xo-server header), hands it to Python where
-    Python keeps details the lane does not (a line in between, escapes, a frame line number past 63 digits,
-    a record still open when it stops) and writes the same rows."""
+    """The lane groups backtrace lines by thread and host as LineFramer does (an xo-server record may stand
+    between two lines of one record), closes the record where Python would (another thread or host, a
+    plain xapi line, an xo-server header), hands it to Python where it must (escapes, a frame line number
+    past 63 digits, a record still open when it stops) and writes the same rows."""
     path = tmp_path / "xensource.log"
     path.write_text("\n".join(_xensource_with_backtraces(3000, seed)) + "\n")
     table = _assert_same([str(path)], ReadOptions(year=2026))

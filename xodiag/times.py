@@ -162,20 +162,6 @@ def _ns(naive: Any) -> Any:
     return naive.where((years >= FIRST_YEAR) & (years <= LAST_YEAR)).to_numpy(dtype="datetime64[ns]")
 
 
-def _iso_of_all(ctx: YearContext, stamps: Any) -> list[str | None]:
-    """ctx.iso_of over the stamps in order (it is stateful: year rollovers). A stamp equal to the one before
-    it gives the same answer and leaves the state as it was, so runs of one second are converted once."""
-    out: list[str | None] = []
-    prev: object = object()
-    value: str | None = None
-    for stamp in stamps:
-        if stamp != prev:
-            value = ctx.iso_of(stamp)
-            prev = stamp
-        out.append(value)
-    return out
-
-
 def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tuple[Any, Any]:
     """Vectorised conversion of one chunk: (tz-aware UTC DatetimeIndex, quality per row as an object array).
 
@@ -219,7 +205,7 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
             # Lines of one second share a stamp: convert each run of equal stamps once, then spread it.
             heads = np.ones(len(vals), dtype=bool)
             heads[1:] = vals[1:] != vals[:-1]
-            local = _iso_of_all(ctx, vals[heads])
+            local = [ctx.iso_of(stamp) for stamp in vals[heads]]  # in order: iso_of is stateful (rollovers)
             naive = pd.to_datetime(pd.Series(local, dtype=object), format="ISO8601", errors="coerce")
             if ctx.offset is not None:
                 once = _ns(naive - pd.Timedelta(ctx.offset))

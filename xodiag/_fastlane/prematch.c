@@ -31,7 +31,6 @@ typedef struct {
     size_t *ov;
     size_t nov, cap_ov;
     IdHit *hits;
-    size_t nhits;
 } Pre;
 
 /* the regexes of one lane, with match data of the prematch thread's own */
@@ -139,7 +138,6 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
         }
     }
     P->hits = hb.h;
-    P->nhits = hb.n;
 }
 
 static void pre_dealloc(Pre *P) {
@@ -185,7 +183,6 @@ static PyObject *pre_new(PyObject *lines, PreRx *R, Facts *F, int *busy, unsigne
     P->ov = NULL;
     P->nov = P->cap_ov = 0;
     P->hits = NULL;
-    P->nhits = 0;
     P->items = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(PyObject *));
     P->ln = malloc((size_t)(n ? n : 1) * sizeof(PreLine));
     if (!P->items || !P->ln) {
