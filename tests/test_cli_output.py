@@ -196,6 +196,17 @@ def test_help_import_time_has_no_heavy_modules():
     assert not {m for m in imported if m.split(".")[0] in ("pandas", "matplotlib", "lark")}
 
 
+def test_parse_does_not_import_pydantic(samples):
+    """typer >= 0.29 imports pydantic (about 0.1 s) for every parameter; pyproject.toml keeps it older."""
+    path = samples / "success-nbd" / "xo-server.journal"
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "xodiag.cli", "parse", "--format", "none",
+                           str(path)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert {"xodiag.reader", "pandas"} <= imported  # the parse really ran
+    assert not {m for m in imported if m.split(".")[0] == "pydantic"}
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--input-format", "syslog"], "unknown --input-format 'syslog'"),
     (["-i", "XO-CONSOLE"], "unknown --input-format 'XO-CONSOLE'"),

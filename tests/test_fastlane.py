@@ -698,6 +698,18 @@ def test_prematched_runs_one_helper_thread_and_always_joins_it() -> None:
     got = list(fastlane.prematched(lane, iter(batches)))
     assert [b for b, _ in got] == batches and all(p.lines == len(b) for b, p in got)
     assert threading.active_count() == before
+    pulled = 0
+
+    def counted(items: list) -> Iterator[list]:
+        nonlocal pulled
+        for item in items:
+            pulled += 1
+            yield item
+
+    many = [list(_MIXED)] * 8
+    for i, (batch, pre) in enumerate(fastlane.prematched(lane, counted(many))):
+        assert pre.lines == len(batch) and pulled <= i + 1 + fastlane.AHEAD  # bounded read-ahead
+    assert pulled == len(many)
     early = fastlane.prematched(lane, iter(batches))
     next(early)
     early.close()  # the reader stopped early (a closed pipe, an error)
