@@ -1105,7 +1105,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
                 sl->first = Py_NewRef(lo);
                 sl->body_off = (Py_ssize_t)boff;
                 sl->line = sl->line_end = n;
-                long d = brackets(b, blen);
+                long d = pre_brackets(pl, b, blen);
                 sl->depth = d > 0 ? d : 0;
                 sl->iso_s = (Py_ssize_t)iso_s;
                 sl->iso_e = (Py_ssize_t)iso_e;
@@ -1195,7 +1195,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         }
         Py_DECREF(bo);
         sl->line_end = n;
-        if (sl->depth > 0) sl->depth += brackets(b, blen);
+        if (sl->depth > 0) sl->depth += pre_brackets(pl, b, blen);
         last = sl;
         last_xapi = 0;
         last_bt = 0;

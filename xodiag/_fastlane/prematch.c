@@ -2,8 +2,8 @@
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own.
  *
  * Lane.prematch(lines) runs, without the GIL, the regexes that Lane.run would run on each line: the
- * syslog prefix, the xo-server header or the xapi header, the id search of a header line and whether an
- * xo header's message wants error facts. It keeps their results (the ovector of each match, the ids
+ * syslog prefix, the xo-server header or the xapi header, the id search of a header line, whether an
+ * xo header's message wants error facts, and the bracket count of the line's body. It keeps their results (the ovector of each match, the ids
  * found) in a Pre. Lane.run(lines, ..., pre) then takes
  * a line's result from the Pre instead of matching again, so the reader can prematch the next batch on a
  * second core while this one is framed. A result is only a cache: it is computed from the line's text
@@ -17,6 +17,8 @@ typedef struct {
     int8_t sys_rc, hdr_rc, xapi_rc; /* rx_run's result (>0 matched, 0 not), or PRE_NOT_RUN */
     int8_t ids_ok;                  /* 1: ids holds the id search of the header line (xo: its body; xapi: it all) */
     int8_t wants_err;               /* an xo header's wants_error_facts(message), or PRE_NOT_RUN */
+    int8_t br_ok;                   /* 1: br holds brackets() of the line's body (after a syslog prefix) */
+    int32_t br;
     uint32_t sys_ov, hdr_ov, xapi_ov; /* where each match's ovector copy starts in ov */
     uint32_t ids_at, ids_n;          /* the id finds in hits */
 } PreLine;
@@ -105,7 +107,7 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
     HitBuf hb = {NULL, 0, 0, NULL};
     for (Py_ssize_t k = 0; k < P->n; k++) {
         PreLine *ln = &P->ln[k];
-        *ln = (PreLine){0, PRE_NOT_RUN, PRE_NOT_RUN, PRE_NOT_RUN, 0, PRE_NOT_RUN, 0, 0, 0, 0, 0};
+        *ln = (PreLine){0, PRE_NOT_RUN, PRE_NOT_RUN, PRE_NOT_RUN, 0, PRE_NOT_RUN, 0, 0, 0, 0, 0, 0, 0};
         PyObject *lo = P->items[k];
         if (!lo || !PyUnicode_IS_ASCII(lo)) continue; /* as the lane's own test: not ok */
         const char *s = (const char *)PyUnicode_DATA(lo);
@@ -124,6 +126,11 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
         }
         const char *b = s + boff;
         size_t blen = len - boff;
+        long br = brackets(b, blen); /* the lane's depth count of a header or continuation line */
+        if (br > -INT32_MAX && br < INT32_MAX) {
+            ln->br = (int32_t)br;
+            ln->br_ok = 1;
+        }
         char b0 = blen ? b[0] : 0;
         if (b0 >= '0' && b0 <= '9' && blen > 24 && b[4] == '-') {
             ln->hdr_rc = pre_match(P, &R->xohdr, b, blen, &ln->hdr_ov);
@@ -200,6 +207,11 @@ static PyObject *pre_new(PyObject *lines, PreRx *R, Facts *F, int *busy, unsigne
     Py_END_ALLOW_THREADS
     *busy = 0;
     return (PyObject *)P;
+}
+
+/* brackets(b, blen) of the line, b its body: from the Pre when it has it (pl: the line's PreLine or NULL) */
+static inline long pre_brackets(const PreLine *pl, const char *b, size_t blen) {
+    return pl && pl->br_ok ? (long)pl->br : brackets(b, blen);
 }
 
 /* line k's results when the Pre has them for this very line object, else NULL */

@@ -51,6 +51,21 @@ static long brackets(const char *s, size_t n) {
     return d;
 }
 
+static uint64_t shash(const char *s, size_t n) { /* 8 bytes per step; only this table sees it */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
 /* interned strings for the values that repeat on every line (hosts, idents, pids, namespaces):
  * an open-addressing hash table; when it fills up, new values are left to Python until the next run */
 #define ICACHE 512 /* entries in use at most */
@@ -68,8 +83,7 @@ typedef struct {
 } ICache;
 
 static PyObject *icache_get(ICache *c, const char *s, Py_ssize_t n) { /* borrowed */
-    uint64_t h = 1469598103934665603ull;
-    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    uint64_t h = shash(s, (size_t)n);
     size_t b = (size_t)(h & (IBUCKETS - 1));
     while (c->e[b].s) {
         if (c->e[b].h == h && c->e[b].n == n && memcmp(c->e[b].s, s, (size_t)n) == 0) return c->e[b].o;
@@ -119,20 +133,6 @@ typedef struct {
     size_t used;
 } SCache;
 
-static uint64_t shash(const char *s, size_t n) { /* 8 bytes per step; only this table sees it */
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s + i, n - i);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
 
 static void s_transform(char *d, const char *s, size_t n, int mode) {
     size_t i = 0;
