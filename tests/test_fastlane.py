@@ -763,6 +763,26 @@ def test_a_pid_too_long_for_a_number_is_missing_not_a_crash(tmp_path: Path) -> N
 
 
 @needs_lane
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["", "\n", "a", "xo-server[12]: ok", "\r", "\r\n", " ", "é", "\u2028", "\x00",
+                                 "\U0001f600", "\x85", "\n\n"]), max_size=12))
+def test_split_lines_is_str_split_on_newlines(parts: list[str]) -> None:
+    text = "".join(parts)
+    got = fastlane._module().split_lines(text)
+    assert got == text.split("\n")
+    assert [p.isascii() for p in got] == [p.isascii() for p in text.split("\n")]  # same kinds as str.split
+
+
+@needs_lane
+def test_split_lines_big_text_and_misuse() -> None:
+    split = fastlane._module().split_lines
+    text = "".join(f"line {i} " + "x" * (i % 300) + "\n" for i in range(20000))
+    assert split(text) == text.split("\n") and split(text)[-1] == ""
+    with pytest.raises(TypeError):
+        split(b"a\nb")
+
+
+@needs_lane
 def test_ints_reads_a_column_in_line_order() -> None:
     import numpy as np
 

@@ -196,9 +196,13 @@ class Input:
 
     def line_batches(self) -> Iterator[list[str]]:
         """The same lines, a list per decoded chunk (no per-line generator step on the hot path)."""
+        from xodiag.sources.fastlane import module
+
+        compiled = module()
+        split: Callable[[str], list[str]] = compiled.split_lines if compiled is not None else _split_nl
         carry = ""
         for text in self.chunks():
-            parts = text.split("\n")
+            parts = split(text)
             parts[0] = carry + parts[0]
             carry = parts.pop()
             if "\r" in text:
@@ -210,6 +214,10 @@ class Input:
 
     def text(self) -> str:
         return "".join(self.chunks())
+
+
+def _split_nl(text: str) -> list[str]:
+    return text.split("\n")
 
 
 class _Prefixed(io.RawIOBase):
