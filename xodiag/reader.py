@@ -107,7 +107,6 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     n = len(kinds)
     times, quality = resolve(kinds, values, ctx)
     compiled = fastlane.module()
-    move = compiled.move if compiled is not None else None  # list -> object array in line order, emptying it
     ints_of = compiled.ints if compiled is not None else None  # list of int -> int64 array, in line order
     line = np.empty(n, dtype=np.int64)
     if ints_of is not None:
@@ -116,18 +115,17 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
         line[:] = np.fromiter(cols["line"], dtype=np.int64, count=n)
     order = np.argsort(line, kind="stable") if n > 1 and bool((line[1:] < line[:-1]).any()) else None
 
-    def into(out: Any, items: list[Any]) -> None:
-        if move is not None:
-            move(out, items, order)
-        else:
-            arr = np.fromiter(items, dtype=object, count=n)
-            out[:] = arr if order is None else arr[order]
+    def into(out: Any, items: list[Any]) -> None:  # without the compiled module
+        arr = np.fromiter(items, dtype=object, count=n)
+        out[:] = arr if order is None else arr[order]
 
     obj = np.empty((len(_OBJECT_COLUMNS), n), dtype=object)
+    if compiled is not None:  # the lists' references move into the block, in line order (the lists end empty)
+        compiled.move_rows(obj, [None if name == "time_quality" else cols[name] for name in _OBJECT_COLUMNS], order)
     for j, name in enumerate(_OBJECT_COLUMNS):
         if name == "time_quality":
             obj[j] = quality if order is None else quality[order]
-        else:
+        elif compiled is None:
             into(obj[j], cols[name])
     ints = np.empty((len(_INT_COLUMNS), n), dtype=np.int64)
     for j, name in enumerate(_INT_COLUMNS):

@@ -1,62 +1,104 @@
-/* xodiag._fastlane: move(), reserve() and the module definition.
+/* xodiag._fastlane: move_rows(), split_lines(), ints(), reserve() and the module definition.
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
 
-/* move(out, values, order=None): out[i] = values[order[i]] (or values[i]), and values is left empty.
- * out is a 1-D object ndarray as long as values (np.empty(n, dtype=object), or a row of a C-ordered 2-D
- * object block); order, an int64 ndarray, must be a permutation of range(n). The references move from the
- * list to the array: no reference count changes per cell, and emptying the list costs nothing. */
-static PyObject *mod_move(PyObject *self, PyObject *args) {
-    PyObject *out, *values, *order = Py_None;
-    if (!PyArg_ParseTuple(args, "OO!|O", &out, &PyList_Type, &values, &order)) return NULL;
-    Py_buffer ob, xb = {0};
-    /* both buffers first: getting one may run Python code (__buffer__) that changes values */
-    if (PyObject_GetBuffer(out, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
-    PyObject *result = NULL;
-    unsigned char *seen = NULL;
-    if (order != Py_None && PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
-    Py_ssize_t n = PyList_GET_SIZE(values); /* from here on no Python code runs until the items moved */
-    if (!ob.format || strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) ||
-        ob.len / ob.itemsize != n) {
-        PyErr_SetString(PyExc_ValueError, "out must be an object array as long as values");
-        goto done;
+/* order (a buffer already got) checked as an int64 permutation of range(n): its items, or NULL with an
+ * error set. Each item must move once: a repeated index would share it. */
+static const int64_t *order_items(Py_buffer *xb, Py_ssize_t n) {
+    if (!xb->format || xb->itemsize != 8 || xb->len / 8 != n || (strcmp(xb->format, "l") != 0 && strcmp(xb->format, "q") != 0)) {
+        PyErr_SetString(PyExc_ValueError, "order must be an int64 array as long as values");
+        return NULL;
     }
-    const int64_t *idx = NULL;
-    if (order != Py_None) {
-        if (!xb.format || xb.itemsize != 8 || xb.len / 8 != n || (strcmp(xb.format, "l") != 0 && strcmp(xb.format, "q") != 0)) {
-            PyErr_SetString(PyExc_ValueError, "order must be an int64 array as long as values");
-            goto done;
-        }
-        idx = (const int64_t *)xb.buf;
-        seen = PyMem_Calloc((size_t)n + 1, 1); /* each item moves once: a repeated index would share it */
-        if (!seen) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (idx[i] < 0 || idx[i] >= n || seen[idx[i]]) {
-                PyErr_SetString(PyExc_ValueError, "order must be a permutation of range(len(values))");
-                goto done;
-            }
-            seen[idx[i]] = 1;
-        }
-    }
-    PyObject **src = ((PyListObject *)values)->ob_item;
-    PyObject **dst = (PyObject **)ob.buf;
-    PyObject **old = PyMem_Malloc((size_t)n * sizeof(PyObject *) + 1);
-    if (!old) {
+    const int64_t *idx = (const int64_t *)xb->buf;
+    unsigned char *seen = PyMem_Calloc((size_t)n + 1, 1);
+    if (!seen) {
         PyErr_NoMemory();
-        goto done;
+        return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        old[i] = dst[i];
-        dst[i] = src[idx ? idx[i] : i];
+        if (idx[i] < 0 || idx[i] >= n || seen[idx[i]]) {
+            PyMem_Free(seen);
+            PyErr_SetString(PyExc_ValueError, "order must be a permutation of range(len(values))");
+            return NULL;
+        }
+        seen[idx[i]] = 1;
     }
-    Py_SET_SIZE(values, 0); /* its items now belong to out */
-    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(old[i]); /* last: a finaliser may run */
-    PyMem_Free(old);
-    result = Py_NewRef(out);
-done:
     PyMem_Free(seen);
+    return idx;
+}
+
+/* dst[i] = values[idx[i]] (or values[i]) for the n cells, values left empty. The cells of a fresh
+ * np.empty block are all None: then None's references are given back at once; other cells are kept and
+ * released after the move (a finaliser may run). 0, or -1 with nothing moved (no memory). */
+static int move_cells(PyObject **dst, PyObject *values, const int64_t *idx, Py_ssize_t n) {
+    PyObject **src = ((PyListObject *)values)->ob_item;
+    int all_none = 1;
+    for (Py_ssize_t i = 0; i < n; i++) all_none &= dst[i] == Py_None;
+    PyObject **old = NULL;
+    if (!all_none) {
+        if (!(old = PyMem_Malloc((size_t)n * sizeof(PyObject *) + 1))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(old, dst, (size_t)n * sizeof(PyObject *));
+    }
+    if (idx)
+        for (Py_ssize_t i = 0; i < n; i++) dst[i] = src[idx[i]];
+    else
+        memcpy(dst, src, (size_t)n * sizeof(PyObject *));
+    Py_SET_SIZE(values, 0); /* its items now belong to the array */
+    if (old) {
+        for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(old[i]);
+        PyMem_Free(old);
+    } else {
+#if PY_VERSION_HEX < 0x030C0000
+        Py_SET_REFCNT(Py_None, Py_REFCNT(Py_None) - n); /* n Py_DECREF(None): None is never freed */
+#endif /* (from 3.12 None is immortal: its count does not move) */
+    }
+    return 0;
+}
+
+/* move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]] (or columns[j][i]) for each row
+ * j of a C-ordered 2-D object ndarray (np.empty((k, n), dtype=object)) whose columns[j] is a list (None:
+ * the row is left as it is), and each list is left empty. order, an int64 ndarray, must be a permutation
+ * of range(n); it is checked once for all rows. The references move from the lists to the array: no
+ * reference count changes per cell, and emptying a list costs nothing. Everything is
+ * checked before anything moves: the lists must be as long as the block's rows and distinct (only running
+ * out of memory can stop it half way, some rows moved). */
+static PyObject *mod_move_rows(PyObject *self, PyObject *args) {
+    PyObject *block, *columns, *order = Py_None;
+    if (!PyArg_ParseTuple(args, "OO!|O", &block, &PyList_Type, &columns, &order)) return NULL;
+    Py_buffer ob, xb = {0};
+    if (PyObject_GetBuffer(block, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    if (order != Py_None && PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
+    if (!ob.format || strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) || ob.ndim != 2 ||
+        ob.shape[0] != PyList_GET_SIZE(columns)) {
+        PyErr_SetString(PyExc_ValueError, "block must be a 2-D object array with a row per column");
+        goto done;
+    }
+    Py_ssize_t k = ob.shape[0], n = ob.shape[1];
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *col = PyList_GET_ITEM(columns, j);
+        if (col == Py_None) continue;
+        if (!PyList_Check(col) || PyList_GET_SIZE(col) != n) {
+            PyErr_SetString(PyExc_ValueError, "each column must be None or a list as long as the block's rows");
+            goto done;
+        }
+        for (Py_ssize_t m = 0; m < j; m++)
+            if (PyList_GET_ITEM(columns, m) == col) {
+                PyErr_SetString(PyExc_ValueError, "a list is given for two rows");
+                goto done;
+            }
+    }
+    const int64_t *idx = NULL;
+    if (order != Py_None && !(idx = order_items(&xb, n))) goto done;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *col = PyList_GET_ITEM(columns, j);
+        if (col != Py_None && move_cells((PyObject **)ob.buf + j * n, col, idx, n) < 0) goto done;
+    }
+    result = Py_NewRef(block);
+done:
     PyBuffer_Release(&ob);
     if (xb.obj) PyBuffer_Release(&xb);
     return result;
@@ -172,8 +214,9 @@ static PyMethodDef mod_methods[] = {
     {"ints", mod_ints, METH_VARARGS,
      "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list of int (None -> missing)"},
     {"split_lines", mod_split_lines, METH_O, "split_lines(text): text.split('\\n'), faster on ASCII text"},
-    {"move", mod_move, METH_VARARGS,
-     "move(out, values, order=None): out[i] = values[order[i]], moving the references; values ends empty"},
+    {"move_rows", mod_move_rows, METH_VARARGS,
+     "move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]], moving the references; the "
+     "lists end empty (None: row j is left)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
