@@ -31,6 +31,8 @@ typedef struct {
     uint32_t pre_n;
     int pre_ids;                       /* 1: pre_hits holds them */
     int pre_wants;                     /* the prematch's wants_error_facts of the message, or -1 */
+    int pre_iso_ok;                    /* 1: pre_iso holds the prematch's iso_ns of the header's time */
+    int64_t pre_iso;
 } Slot;
 
 /* the xapi backtrace record being grouped (LineFramer.bt): lines of one thread on one host */
@@ -99,6 +101,7 @@ static PyObject *pid_number(Lane *L, PyObject *pid) { /* borrowed */
 
 static void slot_clear(Slot *s) {
     s->host = NULL;
+    s->pre_iso_ok = 0;
     s->pre_ids = 0;
     s->pre_wants = -1;
     s->stamp_e = 0;
@@ -406,6 +409,15 @@ static PyObject *iso_time(Lane *L, const char *s, size_t n, PyObject **kind) {
     return astr(s, (Py_ssize_t)n);
 }
 
+/* an xo record's time (iso_time of its header's), from the prematch when it has it */
+static PyObject *slot_time(Lane *L, Slot *sl, const char *body, PyObject **kind) {
+    if (sl->pre_iso_ok) {
+        *kind = L->s_ns;
+        return PyLong_FromLongLong(sl->pre_iso);
+    }
+    return iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), kind);
+}
+
 /* the header fields of an xo record's slot, into the row */
 static void slot_fields(Lane *L, Slot *sl, Row *r) {
     r->line = sl->line;
@@ -426,7 +438,7 @@ static int fast_row(Lane *L, Slot *sl) {
     slot_fields(L, sl, &r);
     r.span = 1;
     r.raw = Py_NewRef(sl->first);
-    r.time_value = iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.time_value = slot_time(L, sl, body, &r.time_kind);
     r.message = astr(msg, (Py_ssize_t)mlen);
     int wants = sl->pre_wants >= 0 ? sl->pre_wants : wants_error_facts(msg, mlen);
     if (!r.time_value || !r.message || (wants &&
@@ -819,7 +831,7 @@ static int data_row(Lane *L, Slot *sl) {
     Py_XDECREF(joined);
     slot_fields(L, sl, &r);
     r.span = PyList_GET_SIZE(sl->raws);
-    r.time_value = bad ? NULL : iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.time_value = bad ? NULL : slot_time(L, sl, body, &r.time_kind);
     r.message = bad ? NULL : astr(msg, (Py_ssize_t)mlen);
     if (!r.time_value || !r.message) {
         row_clear(&r);
@@ -860,7 +872,7 @@ static int inline_row(Lane *L, Slot *sl) {
     slot_fields(L, sl, &r);
     r.span = 1;
     r.raw = Py_NewRef(sl->first);
-    r.time_value = iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), &r.time_kind);
+    r.time_value = slot_time(L, sl, body, &r.time_kind);
     r.message = r.time_value ? astr(msg, (Py_ssize_t)mlen) : NULL;
     if (!r.message || (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids)
                                    : extract_ids(L->facts, body, (size_t)blen, r.ids)) < 0) {
@@ -1114,6 +1126,8 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
                 sl->lv = lv;
                 sl->pre_ids = pl && pl->ids_ok;
                 sl->pre_wants = pl ? pl->wants_err : -1;
+                sl->pre_iso_ok = pl && pl->iso_ok;
+                sl->pre_iso = pl ? pl->iso : 0;
                 if (sl->pre_ids) {
                     sl->pre_hits = P->hits + pl->ids_at;
                     sl->pre_n = pl->ids_n;
@@ -1130,7 +1144,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         size_t k = 0;
         while (k < blen && (b[k] == ' ' || b[k] == '\t')) k++;
         if (k == blen) break; /* blank */
-        int is_nbd = ident && (ident == L->s_xapi_nbd || PyUnicode_CompareWithASCIIString(ident, "xapi-nbd") == 0);
+        int is_nbd = ident == L->s_xapi_nbd; /* both interned (icache_get interns what it caches) */
         if (b0 == '[') { /* a xapi line (LineFramer._xapi), or a blob note */
             if (!L->has_xapi || is_nbd) break;
             int rc = pre_take(P, pl, 2, &L->xapi);
@@ -1243,7 +1257,7 @@ static PyObject *lane_prematch(Lane *L, PyObject *lines) {
         return NULL;
     }
     if (!L->pre_rx.ready && !L->pre_busy &&
-        prerx_init(&L->pre_rx, &L->syslog, &L->xohdr, &L->xapi, L->has_xapi, L->facts) < 0)
+        prerx_init(&L->pre_rx, &L->syslog, &L->xohdr, L->g_time, &L->xapi, L->has_xapi, L->facts) < 0)
         return NULL;
     return pre_new(lines, &L->pre_rx, L->facts, &L->pre_busy, L->serial);
 }

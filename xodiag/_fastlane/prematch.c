@@ -3,7 +3,7 @@
  *
  * Lane.prematch(lines) runs, without the GIL, the regexes that Lane.run would run on each line: the
  * syslog prefix, the xo-server header or the xapi header, the id search of a header line, whether an
- * xo header's message wants error facts, and the bracket count of the line's body. It keeps their results (the ovector of each match, the ids
+ * xo header's message wants error facts and its time in epoch ns, and the bracket count of the line's body. It keeps their results (the ovector of each match, the ids
  * found) in a Pre. Lane.run(lines, ..., pre) then takes
  * a line's result from the Pre instead of matching again, so the reader can prematch the next batch on a
  * second core while this one is framed. A result is only a cache: it is computed from the line's text
@@ -18,7 +18,9 @@ typedef struct {
     int8_t ids_ok;                  /* 1: ids holds the id search of the header line (xo: its body; xapi: it all) */
     int8_t wants_err;               /* an xo header's wants_error_facts(message), or PRE_NOT_RUN */
     int8_t br_ok;                   /* 1: br holds brackets() of the line's body (after a syslog prefix) */
+    int8_t iso_ok;                  /* 1: iso holds iso_ns() of an xo header's time */
     int32_t br;
+    int64_t iso;
     uint32_t sys_ov, hdr_ov, xapi_ov; /* where each match's ovector copy starts in ov */
     uint32_t ids_at, ids_n;          /* the id finds in hits */
 } PreLine;
@@ -39,6 +41,7 @@ typedef struct {
 typedef struct {
     Rx syslog, xohdr, xapi, ids_a, ctx, exports, tasks, addrs;
     int has_xapi, ready;
+    int g_time; /* the xo header's time group */
 } PreRx;
 
 static void prerx_free(PreRx *R) {
@@ -47,7 +50,7 @@ static void prerx_free(PreRx *R) {
     R->ready = 0;
 }
 
-static int prerx_init(PreRx *R, Rx *syslog, Rx *xohdr, Rx *xapi, int has_xapi, Facts *F) {
+static int prerx_init(PreRx *R, Rx *syslog, Rx *xohdr, int g_time, Rx *xapi, int has_xapi, Facts *F) {
     Rx *src[8] = {syslog, xohdr, has_xapi ? xapi : syslog, &F->ids_a, &F->ctx, &F->exports, &F->tasks, &F->addrs};
     Rx *dst[8] = {&R->syslog, &R->xohdr, &R->xapi, &R->ids_a, &R->ctx, &R->exports, &R->tasks, &R->addrs};
     for (int i = 0; i < 8; i++)
@@ -57,6 +60,7 @@ static int prerx_init(PreRx *R, Rx *syslog, Rx *xohdr, Rx *xapi, int has_xapi, F
             return -1;
         }
     R->has_xapi = has_xapi;
+    R->g_time = g_time;
     R->ready = 1;
     return 0;
 }
@@ -107,7 +111,8 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
     HitBuf hb = {NULL, 0, 0, NULL};
     for (Py_ssize_t k = 0; k < P->n; k++) {
         PreLine *ln = &P->ln[k];
-        *ln = (PreLine){0, PRE_NOT_RUN, PRE_NOT_RUN, PRE_NOT_RUN, 0, PRE_NOT_RUN, 0, 0, 0, 0, 0, 0, 0};
+        *ln = (PreLine){.ok = 0, .sys_rc = PRE_NOT_RUN, .hdr_rc = PRE_NOT_RUN, .xapi_rc = PRE_NOT_RUN,
+                        .wants_err = PRE_NOT_RUN};
         PyObject *lo = P->items[k];
         if (!lo || !PyUnicode_IS_ASCII(lo)) continue; /* as the lane's own test: not ok */
         const char *s = (const char *)PyUnicode_DATA(lo);
@@ -136,6 +141,8 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
             ln->hdr_rc = pre_match(P, &R->xohdr, b, blen, &ln->hdr_ov);
             if (ln->hdr_rc > 0) {
                 size_t hdr_end = R->xohdr.ov[1];
+                size_t ts = g_s(&R->xohdr, R->g_time), te = g_e(&R->xohdr, R->g_time);
+                ln->iso_ok = iso_ns(b + ts, te - ts, &ln->iso) == 0;
                 ln->wants_err = (int8_t)wants_error_facts(b + hdr_end, blen - hdr_end);
                 pre_ids(P, ln, F, R, b, blen, &hb);
             }

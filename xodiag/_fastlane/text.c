@@ -144,6 +144,15 @@ static void s_transform(char *d, const char *s, size_t n, int mode) {
         memcpy(d, "OpaqueRef:", n < 10 ? n : 10);
         i = n < 10 ? n : 10;
     }
+    for (; i + 8 <= n; i += 8) { /* 8 bytes a step: +0x20 on each byte in 'A'..'Z' (ASCII text) */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t low7 = w & 0x7f7f7f7f7f7f7f7full;
+        uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3full; /* high bit: byte >= 'A' */
+        uint64_t gt_z = low7 + 0x2525252525252525ull; /* high bit: byte > 'Z' */
+        w |= ((ge_a & ~gt_z & ~w) & 0x8080808080808080ull) >> 2;
+        memcpy(d + i, &w, 8);
+    }
     for (; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
 }
 
