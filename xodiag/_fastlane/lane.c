@@ -66,6 +66,11 @@ typedef struct {
     PyObject *framer, *builder, *yctx; /* owned */
     PyObject *source, *fmt, *s_record, *s_iso, *s_ns, *s_xo, *s_xo_prefixed, *s_xapi_nbd, *s_xapi, *s_syslog;
     ICache cache;
+    /* the syslog prefix's "host ident[pid]" of the line before, and its interned parts (borrowed from the
+     * cache): consecutive lines mostly repeat it, and one memcmp then replaces three cache lookups */
+    char pfx[96];
+    size_t pfx_n, pfx_off[5]; /* ident start and end, pid start and end, from the host's start; has pid */
+    PyObject *pfx_host, *pfx_ident, *pfx_pid;
     Slot slots[MAXOPEN];
     PyObject *cols[NCOLS]; /* borrowed during run() */
     PyObject *time_kind, *time_value, *pending;
@@ -1018,6 +1023,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     L->pending = pend;
     if (L->cache.used > ICACHE * 3 / 4) { /* no slot is open between runs */
         icache_clear(&L->cache);
+        L->pfx_n = 0; /* its parts were the cache's */
         pid_cache_clear(L);
     }
     int offset_unknown = need_offset(L);
@@ -1051,14 +1057,34 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             if (rc > 0) {
                 Rx *x = &L->syslog;
                 int g = g_set(x, L->g_short) ? L->g_short : L->g_iso;
-                host = icache_get(&L->cache, s + g_s(x, L->g_host), g_e(x, L->g_host) - g_s(x, L->g_host));
-                ident = host ? icache_get(&L->cache, s + g_s(x, L->g_ident), g_e(x, L->g_ident) - g_s(x, L->g_ident))
-                             : NULL;
-                if (!ident) { failed = PyErr_Occurred() != NULL; break; }
-                if (g_set(x, L->g_pid)) {
-                    if (g_e(x, L->g_pid) - g_s(x, L->g_pid) > PID_DIGITS) break; /* records.pid_number: Python */
-                    pid = icache_get(&L->cache, s + g_s(x, L->g_pid), g_e(x, L->g_pid) - g_s(x, L->g_pid));
-                    if (!pid) { failed = PyErr_Occurred() != NULL; break; }
+                size_t hs = g_s(x, L->g_host), has_pid = (size_t)g_set(x, L->g_pid);
+                size_t pe = has_pid ? g_e(x, L->g_pid) : g_e(x, L->g_ident);
+                size_t off[5] = {g_s(x, L->g_ident) - hs, g_e(x, L->g_ident) - hs,
+                                 has_pid ? g_s(x, L->g_pid) - hs : 0, has_pid ? pe - hs : 0, has_pid};
+                if (L->pfx_n && pe - hs == L->pfx_n && memcmp(off, L->pfx_off, sizeof off) == 0 &&
+                    memcmp(s + hs, L->pfx, L->pfx_n) == 0) { /* the line before's host, ident and pid */
+                    host = L->pfx_host;
+                    ident = L->pfx_ident;
+                    pid = L->pfx_pid;
+                } else {
+                    host = icache_get(&L->cache, s + hs, g_e(x, L->g_host) - hs);
+                    ident = host ? icache_get(&L->cache, s + g_s(x, L->g_ident), g_e(x, L->g_ident) - g_s(x, L->g_ident))
+                                 : NULL;
+                    if (!ident) { failed = PyErr_Occurred() != NULL; break; }
+                    if (has_pid) {
+                        if (g_e(x, L->g_pid) - g_s(x, L->g_pid) > PID_DIGITS) break; /* records.pid_number: Python */
+                        pid = icache_get(&L->cache, s + g_s(x, L->g_pid), g_e(x, L->g_pid) - g_s(x, L->g_pid));
+                        if (!pid) { failed = PyErr_Occurred() != NULL; break; }
+                    }
+                    L->pfx_n = 0;
+                    if (pe - hs <= sizeof L->pfx) {
+                        memcpy(L->pfx, s + hs, pe - hs);
+                        memcpy(L->pfx_off, off, sizeof off);
+                        L->pfx_host = host;
+                        L->pfx_ident = ident;
+                        L->pfx_pid = pid;
+                        L->pfx_n = pe - hs;
+                    }
                 }
                 stamp_s = g_s(x, g);
                 stamp_e = g_e(x, g);
