@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from xodiag import events as E
@@ -785,6 +785,21 @@ def test_a_pid_too_long_for_a_number_is_missing_not_a_crash(tmp_path: Path) -> N
     table = _assert_same([str(path)], ReadOptions(year=2026))
     assert table["pid"].tolist()[:4] == [int("9" * 18), pd.NA, pd.NA, 812] and table["pid"].isna().iloc[4]
     assert table["raw"].str.contains("9" * 19).sum() == 1  # the text keeps it
+
+
+@needs_lane
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b", "AB557129-6FE3-4420-9733-FA0FA3519C11", "-",
+                                 "0", "9", "a", "F", "g", "x", " ", "deadbeef", "'", "\n", "é", "OpaqueRef:"]),
+                max_size=16))
+@example(["a3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b-9d8e-4f70-8a6b-5c4d3e2f1a0bc"])  # leftmost, no overlap
+@example(["3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0", "3f2a1b0c-9d8e-4f70-8a6b-5c4d3e2f1a0b1"])  # one short, then one
+def test_mask_ids_is_the_python_mask(parts: list[str]) -> None:
+    from xodiag.parse import inspect
+
+    text = "".join(parts)
+    got = fastlane._module().mask_ids(text)
+    assert got == (inspect._mask(text) if text.isascii() else None)
 
 
 @needs_lane

@@ -398,7 +398,7 @@ static int put_row(Lane *L, Row *r) {
         bad = put2(L, C_VM + i, ids, bad || !ids);
     }
     bad = put2(L, C_RAW, or_none(&r->raw), bad);
-    row_clear(r);
+    Py_CLEAR(r->time_value); /* the one cell not taken above (the lists hold their own reference) */
     L->rows++;
     return bad ? -1 : 0;
 }

@@ -1,4 +1,4 @@
-/* xodiag._fastlane: move_rows(), split_lines(), ints(), reserve() and the module definition.
+/* xodiag._fastlane: move_rows(), mask_ids(), split_lines(), ints(), reserve() and the module definition.
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
 
 /* order (a buffer already got) checked as an int64 permutation of range(n): its items, or NULL with an
@@ -102,6 +102,51 @@ done:
     PyBuffer_Release(&ob);
     if (xb.obj) PyBuffer_Release(&xb);
     return result;
+}
+
+/* mask_ids(text): parse.inspect.mask in C for ASCII text (None otherwise): each UUID (the leftmost
+ * first, not overlapping, as re.sub finds them) becomes "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", then each
+ * digit 1-9 becomes 0. */
+static int hex_run(const char *s, int n) {
+    for (int i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return 0;
+    }
+    return 1;
+}
+
+static int is_uuid(const char *s) {
+    return s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' && hex_run(s, 8) && hex_run(s + 9, 4) &&
+           hex_run(s + 14, 4) && hex_run(s + 19, 4) && hex_run(s + 24, 12);
+}
+
+static PyObject *mod_mask_ids(PyObject *self, PyObject *text) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "mask_ids takes a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(text)) Py_RETURN_NONE;
+    const char *s = (const char *)PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyUnicode_New(n, 127);
+    if (!out) return NULL;
+    char *d = (char *)PyUnicode_DATA(out);
+    memcpy(d, s, (size_t)n);
+    Py_ssize_t cur = 0; /* no match may start before cur */
+    while (n - cur >= 36) {
+        const char *dash = memchr(s + cur + 8, '-', (size_t)(n - cur - 8));
+        if (!dash) break;
+        Py_ssize_t i = dash - s - 8; /* the only start whose first '-' is this one */
+        if (i + 36 <= n && is_uuid(s + i)) {
+            memcpy(d + i, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", 36);
+            cur = i + 36;
+        } else {
+            cur = i + 1;
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (d[k] >= '1' && d[k] <= '9') d[k] = '0';
+    return out;
 }
 
 /* split_lines(text): text.split("\n"), the pieces found with memchr instead of a loop per character.
@@ -213,6 +258,7 @@ static PyMethodDef mod_methods[] = {
     {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other, time_column=-1): rows as JSON lines (UTF-8 bytes)"},
     {"ints", mod_ints, METH_VARARGS,
      "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list of int (None -> missing)"},
+    {"mask_ids", mod_mask_ids, METH_O, "mask_ids(text): parse.inspect.mask for ASCII text, else None"},
     {"split_lines", mod_split_lines, METH_O, "split_lines(text): text.split('\\n'), faster on ASCII text"},
     {"move_rows", mod_move_rows, METH_VARARGS,
      "move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]], moving the references; the "

@@ -37,6 +37,14 @@ class ErrorTemplate:
 
 
 def mask(text: str) -> str:
+    from xodiag.sources.fastlane import module
+
+    compiled = module()
+    masked = compiled.mask_ids(text) if compiled is not None else None  # the same, in C (ASCII text)
+    return masked if masked is not None else _mask(text)
+
+
+def _mask(text: str) -> str:
     return _UUID_RE.sub(_UUID_MASK, text).translate(_DIGITS)
 
 
