@@ -48,6 +48,9 @@ COLUMNS: dict[str, str] = {
     "raw": "the record's text as read (syslog prefixes included, escape sequences kept)",
 }
 
+# The columns EventBuilder keeps a list for (the others come from its time parts)
+BUILT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "time_quality"))
+
 # Every empty list cell of the table is this one object (a chunk has millions of empty cells): cells
 # are read, never mutated in place.
 EMPTY: list[Any] = []
@@ -235,7 +238,8 @@ class EventBuilder:
     """Accumulates events column by column; ``frame()`` builds a DataFrame chunk and resets."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        # time and time_quality are made from time_kind / time_value when the chunk is built
+        self.cols: dict[str, list[Any]] = {name: [] for name in BUILT_COLUMNS}
         # time is kept as raw parts until the frame is built: (kind, value, zone-hint)
         self.time_kind: list[str | None] = []
         self.time_value: list[Any] = []
@@ -291,8 +295,6 @@ class EventBuilder:
             self._fill_pending(time_kind, time_value)
         self.time_kind.append(time_kind)
         self.time_value.append(time_value)
-        c["time"].append(None)
-        c["time_quality"].append(None)
         c["source"].append(source)
         c["line"].append(line)
         c["line_end"].append(line_end)

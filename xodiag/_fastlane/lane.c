@@ -4,11 +4,11 @@
 /* ---- the lane ---------------------------------------------------------------------------------- */
 #define MAXOPEN 16
 #define PID_DIGITS 18 /* records.PID_DIGITS: a longer pid is left to Python (no number) */
-enum { C_TIME, C_TQ, C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
+enum { C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
        C_NAMESPACE, C_LEVEL, C_MESSAGE, C_CONTEXT, C_ERR_NAME, C_ERR_CODE, C_ERR_MSG, C_FRAMES, C_VM, C_VDI,
        C_VBD, C_SR, C_UUIDS, C_REFS, C_TASK_REFS, C_EXPORTS, C_ADDRS, C_RAW, NCOLS };
 static const char *COLNAMES[NCOLS] = {
-    "time", "time_quality", "source", "line", "line_end", "span", "format", "kind", "host", "process", "pid",
+    "source", "line", "line_end", "span", "format", "kind", "host", "process", "pid",
     "namespace", "level", "message", "context", "error_name", "error_code", "error_message", "frames", "vm",
     "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses", "raw"};
 
@@ -373,8 +373,6 @@ static int put_row(Lane *L, Row *r) {
     PyObject *line = PyLong_FromLong(r->line);
     PyObject *line_end = r->line_end == r->line ? Py_XNewRef(line) : PyLong_FromLong(r->line_end);
     bad = bad || !line || !line_end;
-    bad = put2(L, C_TIME, Py_NewRef(Py_None), bad);
-    bad = put2(L, C_TQ, Py_NewRef(Py_None), bad);
     bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
     bad = put2(L, C_LINE, line, bad);
     bad = put2(L, C_LINE_END, line_end, bad);
