@@ -549,6 +549,17 @@ def test_lane_rows_share_repeated_ids(tmp_path: Path) -> None:
 
 
 @needs_lane
+def test_lane_shared_id_lists_survive_a_full_table(tmp_path: Path) -> None:
+    """More distinct ids than the lane's table of shared one-id lists holds (8192): it starts again, and
+    the table is still Python's."""
+    path = tmp_path / "many.journal"
+    uuids = [f"{i:08x}-9d8e-4f70-8a6b-5c4d3e2f1a0b" for i in range(9000)]
+    path.write_text("".join(_xo(812, i, msg=f"VDI {u} exported") + "\n" for i, u in enumerate(uuids * 2)))
+    table = _assert_same([str(path)])
+    assert table["vdi"].tolist() == [[u] for u in uuids * 2]
+
+
+@needs_lane
 def test_lane_rejects_a_framer_whose_state_is_not_dicts() -> None:
     lane, framer = _lane_and_framer()
     framer.open = []  # type: ignore[attr-defined]

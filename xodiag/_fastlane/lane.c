@@ -49,6 +49,18 @@ typedef struct {
     size_t ov[2 * BT_PAIRS];            /* the first line's xapi header match, in its body */
 } BtRec;
 
+/* share_ids' table: the one-id list of each id str (by identity; the ids are the string cache's shared
+ * objects), open addressing on the pointer, emptied when ONE_MAX are in use. It holds both. */
+#define ONE_SLOTS 16384 /* a power of two */
+#define ONE_MAX 8192
+struct OneList {
+    PyObject *key, *list;
+};
+
+static size_t one_slot(PyObject *key) {
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> 50); /* 14 bits: ONE_SLOTS */
+}
+
 typedef struct {
     PyObject_HEAD
     Rx syslog, xohdr, xapi;
@@ -78,13 +90,23 @@ typedef struct {
     unsigned long seq;
     int ready, running;
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
-    PyObject *id_lists; /* owned dict: one list per single id (share_ids) */
+    struct OneList *one; /* share_ids' table (owned), allocated on first use */
+    int one_used;
     PreRx pre_rx;  /* the regexes' match data for prematch (prematch.c), made on first use */
     int pre_busy;
     unsigned long serial; /* which Pre objects are this lane's */
 } Lane;
 
 static unsigned long lane_serials;
+
+static void one_clear(Lane *L) {
+    if (!L->one) return;
+    for (size_t b = 0; b < ONE_SLOTS; b++) {
+        Py_CLEAR(L->one[b].key);
+        Py_CLEAR(L->one[b].list);
+    }
+    L->one_used = 0;
+}
 
 static void pid_cache_clear(Lane *L) {
     for (int i = 0; i < 8; i++) {
@@ -202,8 +224,6 @@ static int lane_init(Lane *self, PyObject *args, PyObject *kw) {
     self->s_xo_prefixed = PyUnicode_InternFromString("xo-prefixed");
     self->s_xapi_nbd = PyUnicode_InternFromString("xapi-nbd");
     if (!self->s_record || !self->s_iso || !self->s_ns || !self->s_xo || !self->s_xo_prefixed || !self->s_xapi_nbd) return -1;
-    self->id_lists = PyDict_New();
-    if (!self->id_lists) return -1;
     self->serial = ++lane_serials;
     self->ready = 1;
     return 0;
@@ -216,7 +236,8 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT((PyObject *)self->facts);
     Py_VISIT(self->block_facts);
     Py_VISIT(self->xapi_levels);
-    Py_VISIT(self->id_lists);
+    if (self->one)
+        for (size_t b = 0; b < ONE_SLOTS; b++) Py_VISIT(self->one[b].list);
     Py_VISIT(self->bt.raws);
     Py_VISIT(self->bt.bodies);
     Py_VISIT(self->bt.messages);
@@ -238,7 +259,7 @@ static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
     Py_CLEAR(self->facts);
     Py_CLEAR(self->block_facts);
     Py_CLEAR(self->xapi_levels);
-    Py_CLEAR(self->id_lists);
+    one_clear(self);
     self->ready = 0;
     return 0;
 }
@@ -274,7 +295,7 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_xo);
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
-    Py_XDECREF(self->id_lists);
+    PyMem_Free(self->one);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -343,20 +364,26 @@ static inline PyObject *or_empty(Lane *L, PyObject **v) {
  * are read-only, docs/events.md; only the lane's own rows share them, never lists handed to Python
  * callers). A UUID named on thousands of lines then costs a pointer per row, not a list and a string per
  * row. Takes and returns a reference. */
-#define SHARED_IDS_MAX 65536
 static PyObject *share_ids(Lane *L, PyObject *list) {
     if (PyList_GET_SIZE(list) != 1) return list;
-    if (PyDict_GET_SIZE(L->id_lists) > SHARED_IDS_MAX) PyDict_Clear(L->id_lists); /* the table keeps its own */
     PyObject *key = PyList_GET_ITEM(list, 0);
-    PyObject *shared = PyDict_GetItemWithError(L->id_lists, key);
-    if (shared) {
+    if (!L->one && !(L->one = PyMem_Calloc(ONE_SLOTS, sizeof(struct OneList)))) {
         Py_DECREF(list);
-        return Py_NewRef(shared);
-    }
-    if (PyErr_Occurred() || PyDict_SetItem(L->id_lists, key, list) < 0) {
-        Py_DECREF(list);
+        PyErr_NoMemory();
         return NULL;
     }
+    size_t b = one_slot(key);
+    for (; L->one[b].key; b = (b + 1) & (ONE_SLOTS - 1))
+        if (L->one[b].key == key) {
+            Py_DECREF(list);
+            return Py_NewRef(L->one[b].list);
+        }
+    if (L->one_used >= ONE_MAX) { /* the rows keep their own */
+        one_clear(L);
+        b = one_slot(key);
+    }
+    L->one[b] = (struct OneList){Py_NewRef(key), Py_NewRef(list)};
+    L->one_used++;
     return list;
 }
 
