@@ -286,46 +286,93 @@ static int id_scan_error(int rc) {
     return rx_error(rc);
 }
 
-/* append value to *list (created on first use) unless an equal string is in it; steals value */
-static int add_to(PyObject **list, PyObject *value) {
-    if (!value) return -1;
-    if (!*list && !(*list = PyList_New(0))) {
-        Py_DECREF(value);
-        return -1;
-    }
-    int c = PySequence_Contains(*list, value);
-    if (c == 0) c = PyList_Append(*list, value);
-    Py_DECREF(value);
-    return c < 0 ? -1 : 0;
+/* One id list being filled: its first value alone (no list yet: most lists hold one id), then a list. */
+typedef struct {
+    PyObject *first, *list;
+} IdCol;
+
+static int same_str(PyObject *a, PyObject *b) {
+    return a == b || (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b) &&
+                      memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)PyUnicode_GET_LENGTH(a)) == 0);
 }
 
-/* the lists of id_scan's finds in t. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs, export_names,
- * addresses) must be NULL on entry; a list stays NULL while it is empty. */
-static int id_lists(Facts *F, const char *t, const IdHit *h, size_t nh, PyObject **out) {
-    for (size_t i = 0; i < nh; i++) {
-        PyObject *v = scache_str(&F->strs, t + h[i].s, h[i].e - h[i].s, h[i].mode);
-        if (!v) return -1;
-        if (h[i].also != L_NONE) {
-            Py_INCREF(v);
-            if (add_to(&out[h[i].list], v) < 0) {
-                Py_DECREF(v);
-                return -1;
-            }
-            if (add_to(&out[h[i].also], v) < 0) return -1;
-        } else if (add_to(&out[h[i].list], v) < 0) {
+/* add value unless an equal string is in the column already; steals value */
+static int add_to(IdCol *c, PyObject *value) {
+    if (!value) return -1;
+    if (!c->list) {
+        if (!c->first) {
+            c->first = value;
+            return 0;
+        }
+        if (same_str(c->first, value)) {
+            Py_DECREF(value);
+            return 0;
+        }
+        if (!(c->list = PyList_New(2))) {
+            Py_DECREF(value);
             return -1;
         }
+        PyList_SET_ITEM(c->list, 0, c->first);
+        PyList_SET_ITEM(c->list, 1, value);
+        c->first = NULL;
+        return 0;
     }
-    return 0;
+    int found = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(c->list) && !found; i++)
+        found = same_str(PyList_GET_ITEM(c->list, i), value);
+    int rc = found ? 0 : PyList_Append(c->list, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+/* A one-id list for a row: the lane's shared one (share), or a new list. Takes id; a new reference. */
+typedef PyObject *(*OneIdList)(void *owner, PyObject *id);
+
+/* the lists of id_scan's finds in t. out[9] (vm, vdi, vbd, sr, uuids, refs, task_refs, export_names,
+ * addresses) must be NULL on entry; a list stays NULL while it is empty. A list of one id comes from one
+ * (owner) when it is given, else it is a new list. */
+static int id_lists(Facts *F, const char *t, const IdHit *h, size_t nh, PyObject **out, OneIdList one,
+                    void *owner) {
+    IdCol cols[9] = {{0}};
+    int bad = 0;
+    for (size_t i = 0; i < nh && !bad; i++) {
+        PyObject *v = scache_str(&F->strs, t + h[i].s, h[i].e - h[i].s, h[i].mode);
+        if (!v) {
+            bad = 1;
+        } else if (h[i].also != L_NONE) {
+            Py_INCREF(v);
+            if (add_to(&cols[h[i].list], v) < 0) {
+                Py_DECREF(v);
+                bad = 1;
+            } else {
+                bad = add_to(&cols[h[i].also], v) < 0;
+            }
+        } else {
+            bad = add_to(&cols[h[i].list], v) < 0;
+        }
+    }
+    for (int k = 0; k < 9; k++) {
+        if (cols[k].first && !bad) {
+            PyObject *lst = one ? one(owner, cols[k].first) : PyList_New(1);
+            if (lst && !one) PyList_SET_ITEM(lst, 0, Py_NewRef(cols[k].first));
+            bad = !lst;
+            out[k] = lst;
+        } else if (cols[k].list) {
+            out[k] = bad ? NULL : Py_NewRef(cols[k].list);
+        }
+        Py_XDECREF(cols[k].first);
+        Py_XDECREF(cols[k].list);
+    }
+    return bad ? -1 : 0;
 }
 
 /* events.extract_ids over plain ASCII text, into out[9] as id_lists fills it */
-static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out) {
+static int extract_ids(Facts *F, const char *t, size_t n, PyObject **out, OneIdList one, void *owner) {
     IdHit inline_[32];
     HitBuf hb = {inline_, 0, 32, inline_};
     IdRx R = {&F->ids_a, &F->ctx, &F->exports, &F->tasks, &F->addrs};
     int rc = id_scan(F, &R, t, n, &hb);
-    rc = rc < 0 ? id_scan_error(rc) : id_lists(F, t, hb.h, hb.n, out);
+    rc = rc < 0 ? id_scan_error(rc) : id_lists(F, t, hb.h, hb.n, out, one, owner);
     hits_free(&hb);
     return rc;
 }
@@ -416,7 +463,7 @@ static PyObject *facts_extract_ids(Facts *F, PyObject *text) {
     const char *t = plain_text(text, &n);
     if (!t) Py_RETURN_NONE;
     PyObject *ids[9] = {0};
-    if (extract_ids(F, t, n, ids) < 0) {
+    if (extract_ids(F, t, n, ids, NULL, NULL) < 0) { /* the caller's own lists */
         for (int i = 0; i < 9; i++) Py_XDECREF(ids[i]);
         return NULL;
     }

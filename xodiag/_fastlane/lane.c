@@ -49,7 +49,7 @@ typedef struct {
     size_t ov[2 * BT_PAIRS];            /* the first line's xapi header match, in its body */
 } BtRec;
 
-/* share_ids' table: the one-id list of each id str (by identity; the ids are the string cache's shared
+/* one_list's table: the one-id list of each id str (by identity; the ids are the string cache's shared
  * objects), open addressing on the pointer, emptied when ONE_MAX are in use. It holds both. */
 #define ONE_SLOTS 16384 /* a power of two */
 #define ONE_MAX 8192
@@ -90,7 +90,7 @@ typedef struct {
     unsigned long seq;
     int ready, running;
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
-    struct OneList *one; /* share_ids' table (owned), allocated on first use */
+    struct OneList *one; /* one_list's table (owned), allocated on first use */
     int one_used;
     PreRx pre_rx;  /* the regexes' match data for prematch (prematch.c), made on first use */
     int pre_busy;
@@ -359,30 +359,25 @@ static inline PyObject *or_empty(Lane *L, PyObject **v) {
     return o;
 }
 
-/* A row's id list, as the table will hold it. Each id is already one str for all rows (Facts' string
- * cache), and a list of a single id is one list object for all rows that hold just that id (list cells
- * are read-only, docs/events.md; only the lane's own rows share them, never lists handed to Python
- * callers). A UUID named on thousands of lines then costs a pointer per row, not a list and a string per
- * row. Takes and returns a reference. */
-static PyObject *share_ids(Lane *L, PyObject *list) {
-    if (PyList_GET_SIZE(list) != 1) return list;
-    PyObject *key = PyList_GET_ITEM(list, 0);
-    if (!L->one && !(L->one = PyMem_Calloc(ONE_SLOTS, sizeof(struct OneList)))) {
-        Py_DECREF(list);
-        PyErr_NoMemory();
-        return NULL;
-    }
-    size_t b = one_slot(key);
+/* The one-id list of id for a lane row (id_lists' OneIdList). Each id is already one str for all rows
+ * (Facts' string cache), and a list of a single id is one list object for all rows that hold just that
+ * id (list cells are read-only, docs/events.md; only the lane's own rows share them, never lists handed
+ * to Python callers). A UUID named on thousands of lines then costs a pointer per row, not a list and a
+ * string per row. A new reference. */
+static PyObject *one_list(void *owner, PyObject *id) {
+    Lane *L = owner;
+    if (!L->one && !(L->one = PyMem_Calloc(ONE_SLOTS, sizeof(struct OneList)))) return PyErr_NoMemory();
+    size_t b = one_slot(id);
     for (; L->one[b].key; b = (b + 1) & (ONE_SLOTS - 1))
-        if (L->one[b].key == key) {
-            Py_DECREF(list);
-            return Py_NewRef(L->one[b].list);
-        }
+        if (L->one[b].key == id) return Py_NewRef(L->one[b].list);
     if (L->one_used >= ONE_MAX) { /* the rows keep their own */
         one_clear(L);
-        b = one_slot(key);
+        b = one_slot(id);
     }
-    L->one[b] = (struct OneList){Py_NewRef(key), Py_NewRef(list)};
+    PyObject *list = PyList_New(1);
+    if (!list) return NULL;
+    PyList_SET_ITEM(list, 0, Py_NewRef(id));
+    L->one[b] = (struct OneList){Py_NewRef(id), Py_NewRef(list)};
     L->one_used++;
     return list;
 }
@@ -417,11 +412,7 @@ static int put_row(Lane *L, Row *r) {
     bad = put2(L, C_ERR_CODE, or_none(&r->ecode), bad);
     bad = put2(L, C_ERR_MSG, or_none(&r->emsg), bad);
     bad = put2(L, C_FRAMES, or_empty(L, &r->frames), bad);
-    for (int i = 0; i < 9; i++) {
-        PyObject *ids = or_empty(L, &r->ids[i]);
-        if (ids != L->facts->empty && !bad) ids = share_ids(L, ids);
-        bad = put2(L, C_VM + i, ids, bad || !ids);
-    }
+    for (int i = 0; i < 9; i++) bad = put2(L, C_VM + i, or_empty(L, &r->ids[i]), bad);
     bad = put2(L, C_RAW, or_none(&r->raw), bad);
     Py_CLEAR(r->time_value); /* the one cell not taken above (the lists hold their own reference) */
     L->rows++;
@@ -473,8 +464,8 @@ static int fast_row(Lane *L, Slot *sl) {
     int wants = sl->pre_wants >= 0 ? sl->pre_wants : wants_error_facts(msg, mlen);
     if (!r.time_value || !r.message || (wants &&
                                         error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0) ||
-        (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids)
-                     : extract_ids(L->facts, body, blen, r.ids)) < 0) {
+        (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids, one_list, L)
+                     : extract_ids(L->facts, body, blen, r.ids, one_list, L)) < 0) {
         row_clear(&r);
         return -1;
     }
@@ -564,7 +555,7 @@ static int xapi_row(Lane *L, PyObject *lo, const char *s, size_t len, const char
     r.message = astr(msg, (Py_ssize_t)mlen);
     r.raw = Py_NewRef(lo);
     if (!r.message || error_facts(L->facts, msg, mlen, &r.ename, &r.ecode, &r.emsg) < 0 ||
-        (hits ? id_lists(L->facts, s, hits, nhits, r.ids) : extract_ids(L->facts, s, len, r.ids)) < 0) {
+        (hits ? id_lists(L->facts, s, hits, nhits, r.ids, one_list, L) : extract_ids(L->facts, s, len, r.ids, one_list, L)) < 0) {
         row_clear(&r);
         return -1;
     }
@@ -632,7 +623,7 @@ static int bt_finish(Lane *L) {
     if (rc == 0 && (!r.message || !r.raw)) rc = -1;
     if (rc == 0 && (!mt || !rt)) rc = -2; /* not plain text after all: Python's turn */
     if (rc == 0 && (error_facts(L->facts, mt, mn, &r.ename, &r.ecode, &r.emsg) < 0 ||
-                    extract_ids(L->facts, rt, rn, r.ids) < 0))
+                    extract_ids(L->facts, rt, rn, r.ids, one_list, L) < 0))
         rc = -1;
     if (rc != 0) {
         row_clear(&r);
@@ -857,7 +848,7 @@ static int data_row(Lane *L, Slot *sl) {
         row_clear(&r);
         return -2;
     }
-    int bad = !jt || extract_ids(L->facts, jt, jn, r.ids) < 0;
+    int bad = !jt || extract_ids(L->facts, jt, jn, r.ids, one_list, L) < 0;
     Py_XDECREF(joined);
     slot_fields(L, sl, &r);
     r.span = PyList_GET_SIZE(sl->raws);
@@ -904,8 +895,8 @@ static int inline_row(Lane *L, Slot *sl) {
     r.raw = Py_NewRef(sl->first);
     r.time_value = slot_time(L, sl, body, &r.time_kind);
     r.message = r.time_value ? astr(msg, (Py_ssize_t)mlen) : NULL;
-    if (!r.message || (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids)
-                                   : extract_ids(L->facts, body, (size_t)blen, r.ids)) < 0) {
+    if (!r.message || (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids, one_list, L)
+                                   : extract_ids(L->facts, body, (size_t)blen, r.ids, one_list, L)) < 0) {
         row_clear(&r);
         return -1;
     }
