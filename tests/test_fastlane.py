@@ -683,6 +683,9 @@ def test_prematch_is_only_a_cache() -> None:
     lines = _lane_friendly(400) + _MIXED * 3 + [None, 42]  # not str: the lane leaves them to Python
     plain = _framed([x for x in lines if isinstance(x, str)])
     assert plain == _framed([x for x in lines if isinstance(x, str)], pre=lambda lane, ls: lane.prematch(ls))
+    # a tuple (the reader's batches): the Pre reads its lines in place, with no reference of its own
+    assert plain == _framed(tuple(x for x in lines if isinstance(x, str)), pre=lambda lane, ls: lane.prematch(ls))
+    assert plain == _framed(tuple(x for x in lines if isinstance(x, str)))
 
     def stale(lane: object, ls: list) -> object:
         pre = lane.prematch(ls)
@@ -704,6 +707,19 @@ def test_prematch_is_only_a_cache() -> None:
     assert sum(1 for f in cols["frames"] if f and f[0]["function"] == "retry") >= 35
     lane, _framer = _lane_and_framer()
     assert lane.prematch(lines).lines == len(lines)  # non-str items are skipped, not an error
+    mixed = (*_MIXED, None, 42, b"bytes", *_MIXED)
+    pre = lane.prematch(mixed)
+    other, _other_framer = _lane_and_framer()
+    assert pre.lines == len(mixed) and lane.run(mixed, 0, 1, pre) == other.run(list(mixed), 0, 1)
+
+    import sys
+
+    held = tuple(_lane_friendly(50))
+    counts = [sys.getrefcount(x) for x in held]
+    pres = [lane.prematch(held) for _ in range(3)]
+    assert [sys.getrefcount(x) for x in held] == counts  # a tuple's lines: no reference per line
+    del pres
+    assert [sys.getrefcount(x) for x in held] == counts
 
 
 @needs_lane
@@ -713,6 +729,10 @@ def test_prematch_misuse_is_an_error_not_a_crash() -> None:
     lines = list(_MIXED)
     with pytest.raises(TypeError):
         lane.prematch("not a list")
+    with pytest.raises(TypeError):
+        lane.run("not a list", 0, 1)
+    with pytest.raises(ValueError, match="prematch"):
+        lane.run(tuple(lines), 0, 1, lane.prematch(lines))  # the list's Pre, not the tuple's
     with pytest.raises(ValueError, match="prematch"):
         lane.run(lines, 0, 1, other.prematch(lines))  # another lane's
     with pytest.raises(ValueError, match="prematch"):

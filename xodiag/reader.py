@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import gc
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -264,10 +264,10 @@ def _read_one(inp: Input, fmt: str, sink: Sink, summary: InputSummary) -> Iterat
     framer = LineFramer(lambda rec: emit(rec, sink), extend_last)
     framer.unparsed = sink.unparsed
     framer.lane = make_lane(framer, sink)
-    batches: Iterator[list[str]]
+    batches: Iterator[Sequence[str]]
     if fmt == "journal-json":
         lines = journaljson.convert(inp.lines())
-        batches = iter(lambda: list(itertools.islice(lines, BATCH_LINES)), [])
+        batches = iter(lambda: tuple(itertools.islice(lines, BATCH_LINES)), ())
     else:
         batches = inp.line_batches()
     n = 0

@@ -986,7 +986,11 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
     PyObject *lines, *pre = Py_None;
     Py_ssize_t start;
     long first_line;
-    if (!PyArg_ParseTuple(args, "O!nl|O", &PyList_Type, &lines, &start, &first_line, &pre)) return NULL;
+    if (!PyArg_ParseTuple(args, "Onl|O", &lines, &start, &first_line, &pre)) return NULL;
+    if (!PyList_Check(lines) && !PyTuple_Check(lines)) {
+        PyErr_SetString(PyExc_TypeError, "run takes a list or tuple of str");
+        return NULL;
+    }
     if (pre != Py_None && (!PyObject_TypeCheck(pre, &PreType) || ((Pre *)pre)->owner != L->serial ||
                            ((Pre *)pre)->lines != lines)) {
         PyErr_SetString(PyExc_ValueError, "pre must be this lane's prematch of these lines");
@@ -996,7 +1000,7 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, L->ready ? "Lane.run is not re-entrant" : "Lane is not initialised");
         return NULL;
     }
-    if (start < 0 || start > PyList_GET_SIZE(lines)) {
+    if (start < 0 || start > Py_SIZE(lines)) {
         PyErr_SetString(PyExc_IndexError, "start out of range");
         return NULL;
     }
@@ -1006,8 +1010,8 @@ static PyObject *lane_run(Lane *L, PyObject *args) {
     return r;
 }
 
-/* lines is read live (a callback could change it): its length is checked on every line and the line
- * being read is held */
+/* lines (a list or tuple) is read live (a callback could change a list): its length is checked on every
+ * line and the line being read is held */
 static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long first_line, Pre *P) {
     PyObject *colsd = PyObject_GetAttrString(L->builder, "cols");
     if (!colsd) return NULL;
@@ -1051,8 +1055,9 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     Py_ssize_t i = start;
     int failed = 0;
     PyObject *held = NULL;
-    for (; i < PyList_GET_SIZE(lines); i++) {
-        PyObject *lo = PyList_GET_ITEM(lines, i);
+    int tuple = PyTuple_Check(lines);
+    for (; i < Py_SIZE(lines); i++) { /* (a list's size and items are read again on every line) */
+        PyObject *lo = tuple ? PyTuple_GET_ITEM(lines, i) : PyList_GET_ITEM(lines, i);
         Py_XSETREF(held, Py_NewRef(lo));
         PreLine *pl = pre_line(P, i, lo); /* the prematch's results for this line, if any */
         if (pl && pl->ok == 0) break;

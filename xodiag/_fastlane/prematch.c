@@ -28,9 +28,10 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     unsigned long owner; /* the serial of the Lane whose regexes made it */
-    PyObject **items; /* the lines (owned references) */
+    PyObject **items; /* the lines: a list's, snapshot with a reference each (owned); a tuple's own items */
+    int own_items;    /* 1: items is that snapshot */
     Py_ssize_t n;
-    PyObject *lines;  /* the list they came from (owned): Lane.run takes results only for it */
+    PyObject *lines;  /* the list or tuple they came from (owned): Lane.run takes results only for it */
     PreLine *ln;
     size_t *ov;
     size_t nov, cap_ov;
@@ -114,7 +115,7 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
         *ln = (PreLine){.ok = 0, .sys_rc = PRE_NOT_RUN, .hdr_rc = PRE_NOT_RUN, .xapi_rc = PRE_NOT_RUN,
                         .wants_err = PRE_NOT_RUN};
         PyObject *lo = P->items[k];
-        if (!lo || !PyUnicode_IS_ASCII(lo)) continue; /* as the lane's own test: not ok */
+        if (!lo || !PyUnicode_Check(lo) || !PyUnicode_IS_ASCII(lo)) continue; /* as the lane's own test: not ok */
         const char *s = (const char *)PyUnicode_DATA(lo);
         size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
         if (len == 0 || has_control(s, len)) continue;
@@ -155,8 +156,10 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
 }
 
 static void pre_dealloc(Pre *P) {
-    for (Py_ssize_t k = 0; k < P->n; k++) Py_XDECREF(P->items[k]);
-    PyMem_Free(P->items);
+    if (P->own_items) {
+        for (Py_ssize_t k = 0; k < P->n; k++) Py_XDECREF(P->items[k]);
+        PyMem_Free(P->items);
+    }
     Py_XDECREF(P->lines);
     free(P->ln);
     free(P->ov);
@@ -180,8 +183,9 @@ static PyTypeObject PreType = {
 
 /* the Pre for lines, scanned with R without the GIL. *busy guards R's match data (one scan at a time). */
 static PyObject *pre_new(PyObject *lines, PreRx *R, Facts *F, int *busy, unsigned long owner) {
-    if (!PyList_Check(lines)) {
-        PyErr_SetString(PyExc_TypeError, "prematch takes a list of str");
+    int tuple = PyTuple_Check(lines);
+    if (!tuple && !PyList_Check(lines)) {
+        PyErr_SetString(PyExc_TypeError, "prematch takes a list or tuple of str");
         return NULL;
     }
     if (*busy) {
@@ -190,20 +194,24 @@ static PyObject *pre_new(PyObject *lines, PreRx *R, Facts *F, int *busy, unsigne
     }
     Pre *P = PyObject_New(Pre, &PreType);
     if (!P) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(lines);
+    Py_ssize_t n = Py_SIZE(lines);
     P->n = 0;
     P->owner = owner;
     P->lines = Py_NewRef(lines);
     P->ov = NULL;
     P->nov = P->cap_ov = 0;
     P->hits = NULL;
-    P->items = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(PyObject *));
+    /* A tuple keeps its lines alive and in place: its items are read as they are. A list may change
+     * while the scan runs without the GIL: its lines are snapshot, each with a reference. */
+    P->own_items = !tuple;
+    P->items = tuple ? &PyTuple_GET_ITEM(lines, 0) : PyMem_Malloc((size_t)(n ? n : 1) * sizeof(PyObject *));
     P->ln = malloc((size_t)(n ? n : 1) * sizeof(PreLine));
     if (!P->items || !P->ln) {
+        if (!P->items) P->own_items = 0;
         Py_DECREF(P);
         return PyErr_NoMemory();
     }
-    for (Py_ssize_t k = 0; k < n; k++) { /* a snapshot: the list may change, these lines stay alive */
+    for (Py_ssize_t k = 0; k < n && !tuple; k++) {
         PyObject *lo = PyList_GET_ITEM(lines, k);
         P->items[k] = PyUnicode_Check(lo) ? Py_NewRef(lo) : NULL; /* not a str: not ok */
     }

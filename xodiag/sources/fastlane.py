@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xodiag import events as E
@@ -108,7 +108,7 @@ def make_lane(framer: LineFramer, sink: Sink) -> Any:
 AHEAD = 2
 
 
-def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[str], Any]]:
+def prematched(lane: Any, batches: Iterable[Sequence[str]]) -> Iterator[tuple[Sequence[str], Any]]:
     """Each batch with the lane's ``prematch`` of it (or None), computed ahead on a helper thread.
 
     ``Lane.prematch`` runs the lane's regexes over a batch without holding the GIL, so on a second core it
@@ -125,7 +125,7 @@ def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[s
     import queue
     import threading
 
-    todo: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
+    todo: queue.SimpleQueue[Sequence[str] | None] = queue.SimpleQueue()
     done: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def work() -> None:
@@ -138,7 +138,7 @@ def prematched(lane: Any, batches: Iterable[list[str]]) -> Iterator[tuple[list[s
     helper = threading.Thread(target=work, name="xodiag-prematch", daemon=True)
     helper.start()
     try:
-        ahead: collections.deque[list[str]] = collections.deque()
+        ahead: collections.deque[Sequence[str]] = collections.deque()
         for batch in batches:  # read and split while the helper works on the batches before
             todo.put(batch)
             ahead.append(batch)

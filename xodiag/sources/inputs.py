@@ -194,8 +194,10 @@ class Input:
         for batch in self.line_batches():
             yield from batch
 
-    def line_batches(self) -> Iterator[list[str]]:
-        """The same lines, a list per decoded chunk (no per-line generator step on the hot path)."""
+    def line_batches(self) -> Iterator[tuple[str, ...]]:
+        """The same lines, a tuple per decoded chunk (no per-line generator step on the hot path; a tuple,
+        since nothing changes a batch: the lane's prematch on another thread then needs no reference of its
+        own to each line)."""
         from xodiag.sources.fastlane import module
 
         compiled = module()
@@ -208,9 +210,9 @@ class Input:
             if "\r" in text:
                 parts = [ln[:-1] if ln.endswith("\r") else ln for ln in parts]
             if parts:
-                yield parts
+                yield tuple(parts)
         if carry:
-            yield [carry[:-1] if carry.endswith("\r") else carry]
+            yield (carry[:-1] if carry.endswith("\r") else carry,)
 
     def text(self) -> str:
         return "".join(self.chunks())

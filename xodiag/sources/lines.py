@@ -9,7 +9,7 @@ recognised on its own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from sys import intern
 from typing import Any
 
@@ -123,7 +123,7 @@ class LineFramer:
             self._close_key(key)
 
     # -- input ----------------------------------------------------------------------------------
-    def feed(self, lines: list[str], first_line: int = 1, pre: Any = None) -> int:
+    def feed(self, lines: Sequence[str], first_line: int = 1, pre: Any = None) -> int:
         """Frame ``lines`` (line numbers from ``first_line``); returns the last line number. ``pre``: the
         lane's ``prematch(lines)``, when it was done ahead (on another thread)."""
         lane = self.lane
