@@ -249,15 +249,16 @@ def test_console_script_exits_quickly_but_completely(tmp_path: Path) -> None:
     import tomllib
 
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["xodiag"] == "xodiag.cli:entry"
+    assert scripts["xodiag"] == "xodiag.console:main"
     log = tmp_path / "xo-server.log"
     log.write_text(CONSOLE * 400)
     probe = (
-        "import atexit, sys\n"
+        "import atexit, gc, sys\n"
         "atexit.register(lambda: sys.stderr.write('ATEXIT-RAN\\n'))\n"
+        "atexit.register(lambda: sys.stderr.write(f'GC-ENABLED={gc.isenabled()}\\n'))\n"
         "sys.argv = ['xodiag', *sys.argv[1:]]\n"
-        "from xodiag.cli import entry\n"
-        "entry()\n"
+        "from xodiag.console import main\n"
+        "main()\n"
         "sys.stderr.write('NOT-REACHED\\n')\n"
     )
     ok = subprocess.run([sys.executable, "-c", probe, "parse", "--format", "jsonl", str(log)], cwd=REPO,
@@ -266,6 +267,10 @@ def test_console_script_exits_quickly_but_completely(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in ok.stdout.splitlines()]
     assert len(rows) == 400 * 4 and rows[-1]["message"] == "backup has ended"  # the last buffered line too
     assert "ATEXIT-RAN" in ok.stderr and "NOT-REACHED" not in ok.stderr
+    assert "GC-ENABLED=False" in ok.stderr  # parse runs without the cyclic GC (xodiag/console.py)
+    rules = subprocess.run([sys.executable, "-c", probe, "rules"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+    assert rules.returncode == 0 and "GC-ENABLED=True" in rules.stderr  # every other command with it
     assert "1 unparsed" not in ok.stderr and ", 1600 events" in ok.stderr
     bad = subprocess.run([sys.executable, "-c", probe, "parse", str(tmp_path / "missing.log")], cwd=REPO,
                          capture_output=True, text=True, timeout=60)

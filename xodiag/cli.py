@@ -60,10 +60,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    pass
+    if ctx.invoked_subcommand != "parse":
+        import gc
+
+        gc.enable()  # the console script starts with it off (xodiag/console.py); parse keeps it off
 
 
 @app.command(
