@@ -833,24 +833,52 @@ def test_mask_ids_is_the_python_mask(parts: list[str]) -> None:
     assert got == (inspect._mask(text) if text.isascii() else None)
 
 
+_PIECES = ["", "\n", "a", "xo-server[12]: ok", "\r", "\r\n", " ", "é", "\u2028", "\x00", "\U0001f600", "\x85",
+           "\n\n"]
+
+
 @needs_lane
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(["", "\n", "a", "xo-server[12]: ok", "\r", "\r\n", " ", "é", "\u2028", "\x00",
-                                 "\U0001f600", "\x85", "\n\n"]), max_size=12))
-def test_split_lines_is_str_split_on_newlines(parts: list[str]) -> None:
-    text = "".join(parts)
-    got = fastlane._module().split_lines(text)
-    assert got == text.split("\n")
-    assert [p.isascii() for p in got] == [p.isascii() for p in text.split("\n")]  # same kinds as str.split
+@given(st.lists(st.sampled_from(_PIECES), max_size=12), st.lists(st.sampled_from(_PIECES[2:5]), max_size=3))
+def test_split_lines_is_str_split_with_a_carry(parts: list[str], carried: list[str]) -> None:
+    text, carry = "".join(parts), "".join(carried).replace("\n", "")
+    got = fastlane._module().split_lines(text, carry)
+    if not (text + carry).isascii():
+        assert got is None  # str.split's turn
+        return
+    want = (carry + text).split("\n")
+    assert got == (tuple(want[:-1]), want[-1])
 
 
 @needs_lane
 def test_split_lines_big_text_and_misuse() -> None:
     split = fastlane._module().split_lines
-    text = "".join(f"line {i} " + "x" * (i % 300) + "\n" for i in range(20000))
-    assert split(text) == text.split("\n") and split(text)[-1] == ""
+    text = "".join(f"line {i} " + "x" * (i % 300) + "\n" for i in range(20000)) + "tail"
+    lines, rest = split(text, "head ")
+    assert list(lines) == ("head " + text).split("\n")[:-1] and rest == "tail"
     with pytest.raises(TypeError):
-        split(b"a\nb")
+        split(b"a\nb", "")
+    with pytest.raises(TypeError):
+        split("a\nb")
+
+
+def test_line_batches_cut_anywhere_give_the_same_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of any size (a line, or a CRLF pair, cut between two) give the lines of str.splitlines, with
+    and without the compiled split."""
+    from xodiag.sources import inputs
+
+    text = "".join(f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: line {i}" + ("\r\n" if i % 3 else "\n")
+                   for i in range(300)) + "last é\r\n" + "no newline"
+    path = tmp_path / "crlf.log"
+    path.write_bytes(text.encode())
+    want = text.replace("\r\n", "\n").split("\n")
+    for chunk in (7, 64, 1000, 1 << 20):
+        monkeypatch.setattr(inputs, "CHUNK", chunk)
+        for enabled in (True, False):
+            monkeypatch.setattr(fastlane, "ENABLED", enabled)
+            (inp,) = list(inputs.open_inputs([str(path)]))
+            got = [line for batch in inp.line_batches() for line in batch]
+            assert got == want, (chunk, enabled)
 
 
 @needs_lane

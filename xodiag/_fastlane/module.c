@@ -149,32 +149,55 @@ static PyObject *mod_mask_ids(PyObject *self, PyObject *text) {
     return out;
 }
 
-/* split_lines(text): text.split("\n"), the pieces found with memchr instead of a loop per character.
- * Only for ASCII text, where every piece is ASCII too; other text goes to str.split itself (its pieces'
- * kinds depend on their own characters). */
-static PyObject *mod_split_lines(PyObject *self, PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "split_lines takes a str");
-        return NULL;
-    }
-    if (!PyUnicode_IS_ASCII(text)) return PyObject_CallMethod(text, "split", "s", "\n");
-    const char *s = (const char *)PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), pieces = 1;
-    for (const char *p = s, *end = s + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) pieces++;
-    PyObject *out = PyList_New(pieces);
+/* split_lines(text, carry): the lines of carry + text as a tuple, and the text after its last newline
+ * (the next carry): ((carry + text).split("\n")[:-1], (carry + text).split("\n")[-1]). The pieces are
+ * found with memchr. Only for ASCII text and carry, where every piece is ASCII too; otherwise None (the
+ * caller splits with str.split, whose pieces' kinds depend on their own characters). */
+static PyObject *mod_split_lines(PyObject *self, PyObject *args) {
+    PyObject *text, *carry;
+    if (!PyArg_ParseTuple(args, "UU", &text, &carry)) return NULL;
+    if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(carry)) Py_RETURN_NONE;
+    const char *s = (const char *)PyUnicode_DATA(text), *end = s + PyUnicode_GET_LENGTH(text);
+    const char *c = (const char *)PyUnicode_DATA(carry);
+    Py_ssize_t cn = PyUnicode_GET_LENGTH(carry), lines = 0;
+    for (const char *p = s; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) lines++;
+    PyObject *out = PyTuple_New(lines);
     if (!out) return NULL;
-    const char *p = s, *end = s + n;
-    for (Py_ssize_t k = 0; k < pieces; k++) {
-        const char *nl = k + 1 < pieces ? memchr(p, '\n', (size_t)(end - p)) : end;
-        PyObject *piece = astr(p, nl - p);
+    const char *p = s;
+    for (Py_ssize_t k = 0; k < lines; k++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        PyObject *piece;
+        if (k == 0 && cn) { /* the carry's line goes on here */
+            piece = PyUnicode_New(cn + (nl - p), 127);
+            if (piece) {
+                memcpy(PyUnicode_DATA(piece), c, (size_t)cn);
+                memcpy((char *)PyUnicode_DATA(piece) + cn, p, (size_t)(nl - p));
+            }
+        } else {
+            piece = astr(p, nl - p);
+        }
         if (!piece) {
             Py_DECREF(out);
             return NULL;
         }
-        PyList_SET_ITEM(out, k, piece);
+        PyTuple_SET_ITEM(out, k, piece);
         p = nl + 1;
     }
-    return out;
+    PyObject *rest;
+    if (!lines && cn) { /* no newline: the carry grows */
+        rest = PyUnicode_New(cn + (end - s), 127);
+        if (rest) {
+            memcpy(PyUnicode_DATA(rest), c, (size_t)cn);
+            memcpy((char *)PyUnicode_DATA(rest) + cn, s, (size_t)(end - s));
+        }
+    } else {
+        rest = astr(p, end - p);
+    }
+    if (!rest) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", out, rest);
 }
 
 /* a writable C-contiguous buffer of n items of one size and one of the given formats */
@@ -259,7 +282,8 @@ static PyMethodDef mod_methods[] = {
     {"ints", mod_ints, METH_VARARGS,
      "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list of int (None -> missing)"},
     {"mask_ids", mod_mask_ids, METH_O, "mask_ids(text): parse.inspect.mask for ASCII text, else None"},
-    {"split_lines", mod_split_lines, METH_O, "split_lines(text): text.split('\\n'), faster on ASCII text"},
+    {"split_lines", mod_split_lines, METH_VARARGS,
+     "split_lines(text, carry) -> (lines, next carry) for ASCII text and carry, else None"},
     {"move_rows", mod_move_rows, METH_VARARGS,
      "move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]], moving the references; the "
      "lists end empty (None: row j is left)"},

@@ -201,25 +201,25 @@ class Input:
         from xodiag.sources.fastlane import module
 
         compiled = module()
-        split: Callable[[str], list[str]] = compiled.split_lines if compiled is not None else _split_nl
         carry = ""
         for text in self.chunks():
-            parts = split(text)
-            parts[0] = carry + parts[0]
-            carry = parts.pop()
-            if "\r" in text:
-                parts = [ln[:-1] if ln.endswith("\r") else ln for ln in parts]
-            if parts:
-                yield tuple(parts)
+            cr = "\r" in text or "\r" in carry  # (a CRLF line may be cut between its \r and \n)
+            done = compiled.split_lines(text, carry) if compiled is not None else None  # ASCII: in C
+            if done is None:
+                parts = (carry + text).split("\n")
+                carry = parts.pop()
+                lines = tuple(parts)
+            else:
+                lines, carry = done
+            if cr:
+                lines = tuple(ln[:-1] if ln.endswith("\r") else ln for ln in lines)
+            if lines:
+                yield lines
         if carry:
             yield (carry[:-1] if carry.endswith("\r") else carry,)
 
     def text(self) -> str:
         return "".join(self.chunks())
-
-
-def _split_nl(text: str) -> list[str]:
-    return text.split("\n")
 
 
 class _Prefixed(io.RawIOBase):
