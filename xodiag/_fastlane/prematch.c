@@ -33,7 +33,7 @@ typedef struct {
     Py_ssize_t n;
     PyObject *lines;  /* the list or tuple they came from (owned): Lane.run takes results only for it */
     PreLine *ln;
-    size_t *ov;
+    uint32_t *ov; /* the matches' ovectors, 32 bits per offset (a line's length fits: see pre_scan) */
     size_t nov, cap_ov;
     IdHit *hits;
 } Pre;
@@ -66,13 +66,14 @@ static int prerx_init(PreRx *R, Rx *syslog, Rx *xohdr, int g_time, Rx *xapi, int
     return 0;
 }
 
-/* keep rx's ovector in P->ov; its offset, or UINT32_MAX when the arena cannot grow */
+/* keep rx's ovector in P->ov (an unset group as UINT32_MAX); its offset, or UINT32_MAX when the arena
+ * cannot grow */
 static uint32_t pre_keep(Pre *P, const Rx *rx) {
     size_t need = 2 * (size_t)rx->npairs;
     if (P->nov + need > P->cap_ov) {
-        size_t cap = P->cap_ov ? P->cap_ov * 2 : 4096;
+        size_t cap = P->cap_ov ? P->cap_ov * 2 : 8192;
         while (cap < P->nov + need) cap *= 2;
-        size_t *ov = realloc(P->ov, cap * sizeof *ov);
+        uint32_t *ov = realloc(P->ov, cap * sizeof *ov);
         if (!ov || cap > UINT32_MAX) {
             if (ov) P->ov = ov;
             return UINT32_MAX;
@@ -80,7 +81,7 @@ static uint32_t pre_keep(Pre *P, const Rx *rx) {
         P->ov = ov;
         P->cap_ov = cap;
     }
-    memcpy(P->ov + P->nov, rx->ov, need * sizeof(size_t));
+    for (size_t j = 0; j < need; j++) P->ov[P->nov + j] = rx->ov[j] == X_UNSET ? UINT32_MAX : (uint32_t)rx->ov[j];
     P->nov += need;
     return (uint32_t)(P->nov - need);
 }
@@ -119,7 +120,7 @@ static void pre_scan(Pre *P, PreRx *R, Facts *F) {
         const char *s = (const char *)PyUnicode_DATA(lo);
         size_t len = (size_t)PyUnicode_GET_LENGTH(lo);
         if (len == 0 || has_control(s, len)) continue;
-        if (len > UINT32_MAX) { /* past what a Pre records: the lane does it all */
+        if (len >= UINT32_MAX) { /* past what a Pre records: the lane does it all */
             ln->ok = PRE_NOT_RUN;
             continue;
         }
@@ -234,11 +235,15 @@ static inline PreLine *pre_line(Pre *P, Py_ssize_t k, PyObject *lo) {
     return P && k < P->n && P->items[k] == lo ? &P->ln[k] : NULL;
 }
 
-/* a line's result for rx (one of the lane's syslog, xohdr, xapi): its rc with rx->ov pointing at the
- * saved ovector, or PRE_NOT_RUN (the lane matches the line itself) */
+/* a line's result for rx (one of the lane's syslog, xohdr, xapi): its rc with the saved ovector back in
+ * rx's, or PRE_NOT_RUN (the lane matches the line itself) */
 static inline int pre_take(Pre *P, PreLine *ln, int which, Rx *rx) {
     if (!ln) return PRE_NOT_RUN;
     int rc = which == 0 ? ln->sys_rc : which == 1 ? ln->hdr_rc : ln->xapi_rc;
-    if (rc > 0) rx->ov = P->ov + (which == 0 ? ln->sys_ov : which == 1 ? ln->hdr_ov : ln->xapi_ov);
+    if (rc > 0) { /* into the regex's own ovector, as its match would have left it */
+        const uint32_t *a = P->ov + (which == 0 ? ln->sys_ov : which == 1 ? ln->hdr_ov : ln->xapi_ov);
+        for (uint32_t j = 0; j < 2 * rx->npairs; j++) rx->ov0[j] = a[j] == UINT32_MAX ? X_UNSET : a[j];
+        rx->ov = rx->ov0;
+    }
     return rc;
 }
