@@ -1058,7 +1058,7 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     int tuple = PyTuple_Check(lines);
     for (; i < Py_SIZE(lines); i++) { /* (a list's size and items are read again on every line) */
         PyObject *lo = tuple ? PyTuple_GET_ITEM(lines, i) : PyList_GET_ITEM(lines, i);
-        Py_XSETREF(held, Py_NewRef(lo));
+        if (!tuple) Py_XSETREF(held, Py_NewRef(lo)); /* a tuple holds its lines for the whole run */
         PreLine *pl = pre_line(P, i, lo); /* the prematch's results for this line, if any */
         if (pl && pl->ok == 0) break;
         if (pl && pl->ok != 1) pl = NULL;
