@@ -149,6 +149,16 @@ static PyObject *mod_mask_ids(PyObject *self, PyObject *text) {
     return out;
 }
 
+/* a + b as an ASCII str (both ASCII) */
+static PyObject *astr2(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn) {
+    PyObject *o = PyUnicode_New(an + bn, 127);
+    if (o) {
+        memcpy(PyUnicode_DATA(o), a, (size_t)an);
+        memcpy((char *)PyUnicode_DATA(o) + an, b, (size_t)bn);
+    }
+    return o;
+}
+
 /* split_lines(text, carry): the lines of carry + text as a tuple, and the text after its last newline
  * (the next carry): ((carry + text).split("\n")[:-1], (carry + text).split("\n")[-1]). The pieces are
  * found with memchr. Only for ASCII text and carry, where every piece is ASCII too; otherwise None (the
@@ -166,16 +176,7 @@ static PyObject *mod_split_lines(PyObject *self, PyObject *args) {
     const char *p = s;
     for (Py_ssize_t k = 0; k < lines; k++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        PyObject *piece;
-        if (k == 0 && cn) { /* the carry's line goes on here */
-            piece = PyUnicode_New(cn + (nl - p), 127);
-            if (piece) {
-                memcpy(PyUnicode_DATA(piece), c, (size_t)cn);
-                memcpy((char *)PyUnicode_DATA(piece) + cn, p, (size_t)(nl - p));
-            }
-        } else {
-            piece = astr(p, nl - p);
-        }
+        PyObject *piece = astr2(k == 0 ? c : "", k == 0 ? cn : 0, p, nl - p); /* the carry's line goes on */
         if (!piece) {
             Py_DECREF(out);
             return NULL;
@@ -183,16 +184,7 @@ static PyObject *mod_split_lines(PyObject *self, PyObject *args) {
         PyTuple_SET_ITEM(out, k, piece);
         p = nl + 1;
     }
-    PyObject *rest;
-    if (!lines && cn) { /* no newline: the carry grows */
-        rest = PyUnicode_New(cn + (end - s), 127);
-        if (rest) {
-            memcpy(PyUnicode_DATA(rest), c, (size_t)cn);
-            memcpy((char *)PyUnicode_DATA(rest) + cn, s, (size_t)(end - s));
-        }
-    } else {
-        rest = astr(p, end - p);
-    }
+    PyObject *rest = astr2(lines ? "" : c, lines ? 0 : cn, p, end - p); /* no newline: the carry grows */
     if (!rest) {
         Py_DECREF(out);
         return NULL;
