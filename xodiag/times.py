@@ -162,6 +162,14 @@ def _ns(naive: Any) -> Any:
     return naive.where((years >= FIRST_YEAR) & (years <= LAST_YEAR)).to_numpy(dtype="datetime64[ns]")
 
 
+def _ints() -> Any:
+    """The compiled ``ints(out, values)`` (a list of int into an int64 array), or None."""
+    from xodiag.sources.fastlane import module
+
+    compiled = module()
+    return None if compiled is None else compiled.ints
+
+
 def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tuple[Any, Any]:
     """Vectorised conversion of one chunk: (tz-aware UTC DatetimeIndex, quality per row as an object array).
 
@@ -172,14 +180,19 @@ def resolve(kinds: list[str | None], values: list[Any], ctx: YearContext) -> tup
     import pandas as pd
 
     n = len(kinds)
-    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     quality = np.empty(n, dtype=object)
+    if n and kinds.count("ns") == n:  # a chunk the fast lane timed entirely: no per-kind selection needed
+        ints = _ints()  # (list.count: the kinds are interned, compared by identity first)
+        ns = np.empty(n, dtype=np.int64)
+        if ints is not None:
+            ints(ns, values)
+        else:
+            ns[:] = np.fromiter(values, dtype=np.int64, count=n)
+        quality.fill("exact")
+        return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"), quality
+    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
     quality.fill("none")  # one shared str (np.full would make a new str per row)
     present = set(kinds)
-    if present == {"ns"}:  # a chunk the fast lane timed entirely: no per-kind selection needed
-        out = np.fromiter(values, dtype=np.int64, count=n).view("datetime64[ns]")
-        quality[:] = "exact"
-        return pd.DatetimeIndex(out).tz_localize("UTC"), quality
     present.discard(None)
     if present:
         kinds_arr = np.fromiter(kinds, dtype=object, count=n)
