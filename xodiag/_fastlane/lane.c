@@ -3,6 +3,9 @@
 
 /* ---- the lane ---------------------------------------------------------------------------------- */
 #define MAXOPEN 16
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 4 /* lines: the memory of the line this many ahead is asked for before it is read */
+#endif
 #define PID_DIGITS 18 /* records.PID_DIGITS: a longer pid is left to Python (no number) */
 enum { C_SOURCE, C_LINE, C_LINE_END, C_SPAN, C_FORMAT, C_KIND, C_HOST, C_PROCESS, C_PID,
        C_NAMESPACE, C_LEVEL, C_MESSAGE, C_CONTEXT, C_ERR_NAME, C_ERR_CODE, C_ERR_MSG, C_FRAMES, C_VM, C_VDI,
@@ -1058,6 +1061,12 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     int tuple = PyTuple_Check(lines);
     for (; i < Py_SIZE(lines); i++) { /* (a list's size and items are read again on every line) */
         PyObject *lo = tuple ? PyTuple_GET_ITEM(lines, i) : PyList_GET_ITEM(lines, i);
+        if (tuple && i + PREFETCH_AHEAD < Py_SIZE(lines)) { /* a tuple's lines stay put: fetch one ahead */
+            const char *ahead = (const char *)PyTuple_GET_ITEM(lines, i + PREFETCH_AHEAD);
+            __builtin_prefetch(ahead, 1);      /* its header (written: references) and its text, */
+            __builtin_prefetch(ahead + 64, 0); /* which the batch's split wrote long enough ago to */
+            __builtin_prefetch(ahead + 128, 0); /* have left this core's cache */
+        }
         if (!tuple) Py_XSETREF(held, Py_NewRef(lo)); /* a tuple holds its lines for the whole run */
         PreLine *pl = pre_line(P, i, lo); /* the prematch's results for this line, if any */
         if (pl && pl->ok == 0) break;
