@@ -23,7 +23,9 @@ typedef struct {
     PyObject *host;              /* borrowed from the intern cache (NULL = None) */
     PyObject *first;        /* owned: the first raw line */
     Py_ssize_t body_off;    /* where the body starts in the first line */
-    PyObject *raws, *bodies; /* owned lists once a second line arrives */
+    PyObject *raws;         /* owned list of the lines once a second line arrives */
+    Py_ssize_t *boffs;      /* where each of those lines' body starts (PyMem; as long as raws) */
+    Py_ssize_t cap_boffs;
     PyObject *numbers;      /* owned list once another process interleaves */
     long line, line_end;
     long depth;
@@ -138,7 +140,9 @@ static void slot_clear(Slot *s) {
     Py_CLEAR(s->pid_int);
     Py_CLEAR(s->first);
     Py_CLEAR(s->raws);
-    Py_CLEAR(s->bodies);
+    PyMem_Free(s->boffs);
+    s->boffs = NULL;
+    s->cap_boffs = 0;
     Py_CLEAR(s->numbers);
     s->used = 0;
 }
@@ -247,7 +251,6 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT(self->bt.frames);
     for (int i = 0; i < MAXOPEN; i++) {
         Py_VISIT(self->slots[i].raws);
-        Py_VISIT(self->slots[i].bodies);
         Py_VISIT(self->slots[i].numbers);
     }
     return 0;
@@ -702,22 +705,63 @@ static int bt_hand_over(Lane *L, int is_last) {
     return rc;
 }
 
+/* the slot's line k (its raws once it has several lines, else the first) and where its body starts */
+static PyObject *slot_line(Slot *sl, Py_ssize_t k, Py_ssize_t *boff) {
+    *boff = sl->raws ? sl->boffs[k] : sl->body_off;
+    return sl->raws ? PyList_GET_ITEM(sl->raws, k) : sl->first;
+}
+
+static Py_ssize_t slot_lines(Slot *sl) { return sl->raws ? PyList_GET_SIZE(sl->raws) : 1; }
+
+/* the bodies of the slot's lines (the lines without their syslog prefix), a new list */
+static PyObject *slot_bodies(Slot *sl) {
+    Py_ssize_t n = slot_lines(sl), boff;
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out && k < n; k++) {
+        PyObject *lo = slot_line(sl, k, &boff);
+        PyObject *b = PyUnicode_Substring(lo, boff, PyUnicode_GET_LENGTH(lo));
+        if (!b) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, k, b);
+    }
+    return out;
+}
+
+/* "\n".join([head] + bodies[from:]) (no head when head is NULL), built from the lines themselves (ASCII,
+ * as every line the lane takes): no str per body */
+static PyObject *join_bodies(Slot *sl, Py_ssize_t from, const char *head, Py_ssize_t head_len) {
+    Py_ssize_t n = slot_lines(sl), boff, total = head ? head_len : 0, parts = head ? 1 : 0;
+    for (Py_ssize_t k = from; k < n; k++, parts++) total += PyUnicode_GET_LENGTH(slot_line(sl, k, &boff)) - boff;
+    total += parts > 0 ? parts - 1 : 0;
+    PyObject *out = PyUnicode_New(total, 127);
+    if (!out) return NULL;
+    char *d = (char *)PyUnicode_DATA(out);
+    if (head) {
+        memcpy(d, head, (size_t)head_len);
+        d += head_len;
+    }
+    for (Py_ssize_t k = from; k < n; k++) {
+        PyObject *lo = slot_line(sl, k, &boff);
+        if (head || k > from) *d++ = '\n';
+        Py_ssize_t len = PyUnicode_GET_LENGTH(lo) - boff;
+        memcpy(d, (const char *)PyUnicode_DATA(lo) + boff, (size_t)len);
+        d += len;
+    }
+    return out;
+}
+
 /* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
 static PyObject *slot_rec(Lane *L, Slot *sl) {
-    PyObject *raws = sl->raws, *bodies = sl->bodies;
+    PyObject *raws = sl->raws, *bodies = slot_bodies(sl);
+    if (!bodies) return NULL;
     if (!raws) {
         raws = PyList_New(1);
-        bodies = PyList_New(1);
-        PyObject *b = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
-        if (!raws || !bodies || !b) {
-            Py_XDECREF(raws); Py_XDECREF(bodies); Py_XDECREF(b);
+        if (!raws) {
+            Py_DECREF(bodies);
             return NULL;
         }
         PyList_SET_ITEM(raws, 0, Py_NewRef(sl->first));
-        PyList_SET_ITEM(bodies, 0, b);
     } else {
         Py_INCREF(raws);
-        Py_INCREF(bodies);
     }
     PyObject *stamp = sl->stamp_e ? PyUnicode_Substring(sl->first, sl->stamp_s, sl->stamp_e) : Py_NewRef(Py_None);
     if (!stamp) {
@@ -814,22 +858,10 @@ static int data_row(Lane *L, Slot *sl) {
             h1 = blen; /* message = rest; data = the lines below */
         }
     }
-    PyObject *parts = o0 >= 0 ? PyList_GetSlice(sl->bodies, 0, PyList_GET_SIZE(sl->bodies))
-                              : PyList_GetSlice(sl->bodies, 1, PyList_GET_SIZE(sl->bodies));
-    if (!parts) return -1;
-    if (o0 >= 0) {
-        PyObject *opener = astr(body + o0, o1 - o0);
-        if (!opener) {
-            Py_DECREF(parts);
-            return -1;
-        }
-        PyList_SetItem(parts, 0, opener); /* steals opener */
-    }
-    PyObject *nl = PyUnicode_FromStringAndSize("\n", 1);
-    PyObject *data = nl ? PyUnicode_Join(nl, parts) : NULL;
-    Py_DECREF(parts);
-    if (!data) {
-        Py_XDECREF(nl);
+    PyObject *data = o0 >= 0 ? join_bodies(sl, 1, body + o0, o1 - o0) : join_bodies(sl, 1, NULL, 0);
+    PyObject *nl = data ? PyUnicode_FromStringAndSize("\n", 1) : NULL;
+    if (!nl) {
+        Py_XDECREF(data);
         return -1;
     }
     const char *msg = body + r0;
@@ -842,7 +874,7 @@ static int data_row(Lane *L, Slot *sl) {
         return rc;
     }
     r.raw = PyUnicode_Join(nl, sl->raws);
-    PyObject *joined = r.raw ? PyUnicode_Join(nl, sl->bodies) : NULL;
+    PyObject *joined = r.raw ? join_bodies(sl, 0, NULL, 0) : NULL;
     Py_DECREF(nl);
     size_t jn = 0;
     const char *jt = joined ? plain_text(joined, &jn) : NULL;
@@ -1243,11 +1275,11 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
         /* append (LineFramer._add_line / _append) */
         if (!sl->raws) {
             sl->raws = PyList_New(1);
-            sl->bodies = PyList_New(1);
-            PyObject *fb = PyUnicode_Substring(sl->first, sl->body_off, PyUnicode_GET_LENGTH(sl->first));
-            if (!sl->raws || !sl->bodies || !fb) { Py_XDECREF(fb); failed = 1; break; }
+            if (!sl->raws) { failed = 1; break; }
             PyList_SET_ITEM(sl->raws, 0, Py_NewRef(sl->first));
-            PyList_SET_ITEM(sl->bodies, 0, fb);
+            if (!(sl->boffs = PyMem_Malloc(16 * sizeof *sl->boffs))) { PyErr_NoMemory(); failed = 1; break; }
+            sl->cap_boffs = 16;
+            sl->boffs[0] = sl->body_off;
         }
         if (!sl->numbers && n != sl->line_end + 1) {
             sl->numbers = PyList_New(0);
@@ -1257,13 +1289,15 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             if (failed) break;
         }
         if (sl->numbers && put_long_list(sl->numbers, n) < 0) { failed = 1; break; }
-        PyObject *bo = astr(b, (Py_ssize_t)blen);
-        if (!bo || PyList_Append(sl->raws, lo) < 0 || PyList_Append(sl->bodies, bo) < 0) {
-            Py_XDECREF(bo);
-            failed = 1;
-            break;
+        Py_ssize_t nr = PyList_GET_SIZE(sl->raws);
+        if (nr == sl->cap_boffs) {
+            Py_ssize_t *grown = PyMem_Realloc(sl->boffs, (size_t)(2 * nr) * sizeof *grown);
+            if (!grown) { PyErr_NoMemory(); failed = 1; break; }
+            sl->boffs = grown;
+            sl->cap_boffs = 2 * nr;
         }
-        Py_DECREF(bo);
+        if (PyList_Append(sl->raws, lo) < 0) { failed = 1; break; }
+        sl->boffs[nr] = (Py_ssize_t)boff;
         sl->line_end = n;
         if (sl->depth > 0) sl->depth += pre_brackets(pl, b, blen);
         last = sl;
