@@ -169,21 +169,35 @@ static PyObject *mod_split_lines(PyObject *self, PyObject *args) {
     if (!PyUnicode_IS_ASCII(text) || !PyUnicode_IS_ASCII(carry)) Py_RETURN_NONE;
     const char *s = (const char *)PyUnicode_DATA(text), *end = s + PyUnicode_GET_LENGTH(text);
     const char *c = (const char *)PyUnicode_DATA(carry);
-    Py_ssize_t cn = PyUnicode_GET_LENGTH(carry), lines = 0;
-    for (const char *p = s; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) lines++;
+    Py_ssize_t cn = PyUnicode_GET_LENGTH(carry), lines = 0, cap = 8192;
+    const char **nls = PyMem_Malloc((size_t)cap * sizeof *nls); /* each newline, found in one pass */
+    for (const char *p = s; nls && (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++) {
+        if (lines == cap) {
+            const char **grown = PyMem_Realloc(nls, (size_t)(2 * cap) * sizeof *nls);
+            if (!grown) PyMem_Free(nls);
+            nls = grown;
+            cap *= 2;
+        }
+        if (nls) nls[lines++] = p;
+    }
+    if (!nls) return PyErr_NoMemory();
     PyObject *out = PyTuple_New(lines);
-    if (!out) return NULL;
+    if (!out) {
+        PyMem_Free(nls);
+        return NULL;
+    }
     const char *p = s;
     for (Py_ssize_t k = 0; k < lines; k++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        PyObject *piece = astr2(k == 0 ? c : "", k == 0 ? cn : 0, p, nl - p); /* the carry's line goes on */
+        PyObject *piece = astr2(k == 0 ? c : "", k == 0 ? cn : 0, p, nls[k] - p); /* the carry's line goes on */
         if (!piece) {
+            PyMem_Free(nls);
             Py_DECREF(out);
             return NULL;
         }
         PyTuple_SET_ITEM(out, k, piece);
-        p = nl + 1;
+        p = nls[k] + 1;
     }
+    PyMem_Free(nls);
     PyObject *rest = astr2(lines ? "" : c, lines ? 0 : cn, p, end - p); /* no newline: the carry grows */
     if (!rest) {
         Py_DECREF(out);
