@@ -929,6 +929,28 @@ def test_lane_rows_with_the_same_data_share_their_frames(tmp_path: Path) -> None
 
 
 @needs_lane
+def test_lane_data_facts_survive_a_full_table(tmp_path: Path) -> None:
+    """More distinct util.inspect data texts than the lane's table of their facts holds (4096), each seen
+    twice, inline and on lines of their own: it starts again, and the table is still Python's."""
+    lines = []
+    for rep in range(2):
+        for i in range(4300):
+            stamp = f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: 2026-04-30T21:50:{i % 60:02d}.000Z"
+            if i % 2:
+                lines.append(f"{stamp} xo:backups WARN failed {{ code: 'E{i}', message: 'boom {i}' }}")
+            else:
+                lines += [f"{stamp} xo:backups WARN unhandled error {{",
+                          f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]:   err: Error: stream {i} has ended",
+                          f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]:       at read (/opt/xo/r.js:{i}:13)",
+                          f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: }}"]
+    path = tmp_path / "many-data.journal"
+    path.write_text("\n".join(lines) + "\n")
+    table = _assert_same([str(path)])
+    assert table["error_code"].tolist().count("E4299") == 2
+    assert table["error_message"].tolist().count("stream 4298 has ended") == 2
+
+
+@needs_lane
 def test_same_table_on_the_lanes_own_shapes(tmp_path: Path) -> None:
     """Every record shape the lane writes itself (plain, data below the header, data at the end of the line,
     an Error inside the message, lines below a message with no data head, xapi lines) as Python writes it."""

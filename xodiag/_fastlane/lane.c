@@ -62,6 +62,15 @@ struct OneList {
     PyObject *key, *list;
 };
 
+/* facts_of's table: the error facts (records.block_facts' answer) of each util.inspect data text seen,
+ * found by the text's hash and bytes; emptied when FC_MAX are in use. It holds the text and the answer. */
+#define FC_SLOTS 8192 /* a power of two */
+#define FC_MAX 4096
+struct FactsEntry {
+    uint64_t h;
+    PyObject *text, *facts;
+};
+
 static size_t one_slot(PyObject *key) {
     return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >> 50); /* 14 bits: ONE_SLOTS */
 }
@@ -97,12 +106,25 @@ typedef struct {
     PyObject *pid_str[8], *pid_int[8]; /* pid cache: interned str (borrowed) -> int (owned) */
     struct OneList *one; /* one_list's table (owned), allocated on first use */
     int one_used;
+    struct FactsEntry *fc; /* facts_of's table (owned), allocated on first use */
+    int fc_used;
+    char *scratch;         /* join_bodies' buffer (PyMem) */
+    size_t cap_scratch;
     PreRx pre_rx;  /* the regexes' match data for prematch (prematch.c), made on first use */
     int pre_busy;
     unsigned long serial; /* which Pre objects are this lane's */
 } Lane;
 
 static unsigned long lane_serials;
+
+static void fc_clear(Lane *L) {
+    if (!L->fc) return;
+    for (size_t b = 0; b < FC_SLOTS; b++) {
+        Py_CLEAR(L->fc[b].text);
+        Py_CLEAR(L->fc[b].facts);
+    }
+    L->fc_used = 0;
+}
 
 static void one_clear(Lane *L) {
     if (!L->one) return;
@@ -245,6 +267,8 @@ static int lane_traverse(Lane *self, visitproc visit, void *arg) {
     Py_VISIT(self->xapi_levels);
     if (self->one)
         for (size_t b = 0; b < ONE_SLOTS; b++) Py_VISIT(self->one[b].list);
+    if (self->fc)
+        for (size_t b = 0; b < FC_SLOTS; b++) Py_VISIT(self->fc[b].facts);
     Py_VISIT(self->bt.raws);
     Py_VISIT(self->bt.bodies);
     Py_VISIT(self->bt.messages);
@@ -266,6 +290,7 @@ static int lane_clear(Lane *self) { /* breaks the framer <-> lane cycle */
     Py_CLEAR(self->block_facts);
     Py_CLEAR(self->xapi_levels);
     one_clear(self);
+    fc_clear(self);
     self->ready = 0;
     return 0;
 }
@@ -302,6 +327,8 @@ static void lane_dealloc(Lane *self) {
     Py_XDECREF(self->s_xo_prefixed);
     Py_XDECREF(self->s_xapi_nbd);
     PyMem_Free(self->one);
+    PyMem_Free(self->fc);
+    PyMem_Free(self->scratch);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -726,27 +753,60 @@ static PyObject *slot_bodies(Slot *sl) {
     return out;
 }
 
-/* "\n".join([head] + bodies[from:]) (no head when head is NULL), built from the lines themselves (ASCII,
- * as every line the lane takes): no str per body */
-static PyObject *join_bodies(Slot *sl, Py_ssize_t from, const char *head, Py_ssize_t head_len) {
-    Py_ssize_t n = slot_lines(sl), boff, total = head ? head_len : 0, parts = head ? 1 : 0;
-    for (Py_ssize_t k = from; k < n; k++, parts++) total += PyUnicode_GET_LENGTH(slot_line(sl, k, &boff)) - boff;
+/* "\n".join([head] + bodies[from:]) (no head when head is NULL) into the lane's scratch buffer (the text,
+ * its length in *len; NULL when out of memory), built from the lines themselves: no str per body */
+static const char *join_bodies(Lane *L, Slot *sl, Py_ssize_t from, const char *head, size_t head_len, size_t *len) {
+    Py_ssize_t n = slot_lines(sl), boff;
+    size_t total = head ? head_len : 0, parts = head ? 1 : 0;
+    for (Py_ssize_t k = from; k < n; k++, parts++)
+        total += (size_t)(PyUnicode_GET_LENGTH(slot_line(sl, k, &boff)) - boff);
     total += parts > 0 ? parts - 1 : 0;
-    PyObject *out = PyUnicode_New(total, 127);
-    if (!out) return NULL;
-    char *d = (char *)PyUnicode_DATA(out);
+    if (total + 1 > L->cap_scratch) {
+        char *grown = PyMem_Realloc(L->scratch, total + 1);
+        if (!grown) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        L->scratch = grown;
+        L->cap_scratch = total + 1;
+    }
+    char *d = L->scratch;
     if (head) {
-        memcpy(d, head, (size_t)head_len);
+        memcpy(d, head, head_len);
         d += head_len;
     }
     for (Py_ssize_t k = from; k < n; k++) {
         PyObject *lo = slot_line(sl, k, &boff);
         if (head || k > from) *d++ = '\n';
-        Py_ssize_t len = PyUnicode_GET_LENGTH(lo) - boff;
-        memcpy(d, (const char *)PyUnicode_DATA(lo) + boff, (size_t)len);
-        d += len;
+        size_t m = (size_t)(PyUnicode_GET_LENGTH(lo) - boff);
+        memcpy(d, (const char *)PyUnicode_DATA(lo) + boff, m);
+        d += m;
     }
-    return out;
+    *len = total;
+    return L->scratch;
+}
+
+/* records.block_facts(t[:n]) (a tuple, or None when the grammar rejects the text), a borrowed reference
+ * (NULL: an error), through the lane's table first: a trace logged many times over costs a hash and a
+ * compare, not a str and a Python call */
+static PyObject *facts_of(Lane *L, const char *t, size_t n) {
+    if (!L->fc && !(L->fc = PyMem_Calloc(FC_SLOTS, sizeof(struct FactsEntry)))) return PyErr_NoMemory();
+    uint64_t h = shash(t, n);
+    size_t b = (size_t)h & (FC_SLOTS - 1);
+    for (struct FactsEntry *e; (e = &L->fc[b])->text; b = (b + 1) & (FC_SLOTS - 1))
+        if (e->h == h && (size_t)PyUnicode_GET_LENGTH(e->text) == n && memcmp(PyUnicode_DATA(e->text), t, n) == 0)
+            return e->facts;
+    PyObject *text = astr(t, (Py_ssize_t)n);
+    PyObject *facts = text ? PyObject_CallOneArg(L->block_facts, text) : NULL;
+    if (!facts) {
+        Py_XDECREF(text);
+        return NULL;
+    }
+    if (L->fc_used >= FC_MAX) fc_clear(L); /* the rows keep their own */
+    for (b = (size_t)h & (FC_SLOTS - 1); L->fc[b].text; b = (b + 1) & (FC_SLOTS - 1)) {} /* (after Python ran) */
+    L->fc[b] = (struct FactsEntry){h, text, facts};
+    L->fc_used++;
+    return facts;
 }
 
 /* the slot as a Python Rec (framer._lane_rec builds it and matches its header) */
@@ -797,15 +857,12 @@ static int put_long_list(PyObject *list, long v) {
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 /* the error facts of a record with util.inspect data (records.emit_xo): the data's (block_facts), or, when
- * the data names no error, the message's (error_from_text, frames included). Takes data (NULL: an error
- * already set). 0, -1 error, -2 Python's turn (the grammar rejected the data). */
-static int data_facts(Lane *L, PyObject *data, const char *msg, size_t mlen, Row *r) {
-    PyObject *facts = data ? PyObject_CallOneArg(L->block_facts, data) : NULL;
-    Py_XDECREF(data);
-    if (!facts || facts == Py_None) {
-        Py_XDECREF(facts);
-        return facts ? -2 : -1;
-    }
+ * the data names no error, the message's (error_from_text, frames included). data NULL: an error already
+ * set. 0, -1 error, -2 Python's turn (the grammar rejected the data). */
+static int data_facts(Lane *L, const char *data, size_t dlen, const char *msg, size_t mlen, Row *r) {
+    PyObject *facts = data ? facts_of(L, data, dlen) : NULL; /* borrowed */
+    if (!facts || facts == Py_None) return facts ? -2 : -1;
+    Py_INCREF(facts);
     PyObject *name, *code, *message, *frames;
     int ok = PyArg_ParseTuple(facts, "OOOO!", &name, &code, &message, &PyList_Type, &frames);
     if (ok) {
@@ -858,33 +915,27 @@ static int data_row(Lane *L, Slot *sl) {
             h1 = blen; /* message = rest; data = the lines below */
         }
     }
-    PyObject *data = o0 >= 0 ? join_bodies(sl, 1, body + o0, o1 - o0) : join_bodies(sl, 1, NULL, 0);
-    PyObject *nl = data ? PyUnicode_FromStringAndSize("\n", 1) : NULL;
-    if (!nl) {
-        Py_XDECREF(data);
-        return -1;
-    }
+    size_t dn = 0;
+    const char *data = o0 >= 0 ? join_bodies(L, sl, 1, body + o0, (size_t)(o1 - o0), &dn)
+                               : join_bodies(L, sl, 1, NULL, 0, &dn);
     const char *msg = body + r0;
     size_t mlen = (size_t)(h1 - r0);
     Row r = {0};
-    int rc = data_facts(L, data, msg, mlen, &r); /* (Python keeps the line accounting of rejected data) */
+    int rc = data_facts(L, data, dn, msg, mlen, &r); /* (Python keeps the line accounting of rejected data) */
     if (rc < 0) {
-        Py_DECREF(nl);
         row_clear(&r);
         return rc;
     }
-    r.raw = PyUnicode_Join(nl, sl->raws);
-    PyObject *joined = r.raw ? join_bodies(sl, 0, NULL, 0) : NULL;
-    Py_DECREF(nl);
+    PyObject *nl = PyUnicode_FromStringAndSize("\n", 1);
+    r.raw = nl ? PyUnicode_Join(nl, sl->raws) : NULL;
+    Py_XDECREF(nl);
     size_t jn = 0;
-    const char *jt = joined ? plain_text(joined, &jn) : NULL;
-    if (joined && !jt) { /* not plain text after all: Python's turn */
-        Py_DECREF(joined);
+    const char *jt = r.raw ? join_bodies(L, sl, 0, NULL, 0, &jn) : NULL; /* the ids' text */
+    if (jt && control_in(jt, jn, 1)) { /* not plain text after all: Python's turn */
         row_clear(&r);
         return -2;
     }
     int bad = !jt || extract_ids(L->facts, jt, jn, r.ids, one_list, L) < 0;
-    Py_XDECREF(joined);
     slot_fields(L, sl, &r);
     r.span = PyList_GET_SIZE(sl->raws);
     r.time_value = bad ? NULL : slot_time(L, sl, body, &r.time_kind);
@@ -920,7 +971,7 @@ static int inline_row(Lane *L, Slot *sl) {
     const char *msg = body + r0;
     size_t mlen = (size_t)(m1 - r0);
     Row r = {0};
-    int rc = data_facts(L, astr(body + d0, r1 - d0), msg, mlen, &r); /* (-2: emit_xo's fallback) */
+    int rc = data_facts(L, body + d0, (size_t)(r1 - d0), msg, mlen, &r); /* (-2: emit_xo's fallback) */
     if (rc < 0) {
         row_clear(&r);
         return rc;
