@@ -933,7 +933,7 @@ def test_lane_data_facts_survive_a_full_table(tmp_path: Path) -> None:
     """More distinct util.inspect data texts than the lane's table of their facts holds (4096), each seen
     twice, inline and on lines of their own: it starts again, and the table is still Python's."""
     lines = []
-    for rep in range(2):
+    for _ in range(2):
         for i in range(4300):
             stamp = f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: 2026-04-30T21:50:{i % 60:02d}.000Z"
             if i % 2:
