@@ -1150,6 +1150,14 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
             __builtin_prefetch(ahead + 64, 0); /* which the batch's split wrote long enough ago to */
             __builtin_prefetch(ahead + 128, 0); /* have left this core's cache */
         }
+        if (P && i + 2 * PREFETCH_AHEAD < P->n) /* the prematch's results, which the helper's core wrote */
+            __builtin_prefetch(&P->ln[i + 2 * PREFETCH_AHEAD]);
+        if (P && i + PREFETCH_AHEAD < P->n) {
+            const PreLine *q = &P->ln[i + PREFETCH_AHEAD];
+            if (q->sys_rc > 0) __builtin_prefetch(P->ov + q->sys_ov);
+            if (q->hdr_rc > 0) __builtin_prefetch(P->ov + q->hdr_ov);
+            if (q->ids_ok && q->ids_n) __builtin_prefetch(P->hits + q->ids_at);
+        }
         if (!tuple) Py_XSETREF(held, Py_NewRef(lo)); /* a tuple holds its lines for the whole run */
         PreLine *pl = pre_line(P, i, lo); /* the prematch's results for this line, if any */
         if (pl && pl->ok == 0) break;
