@@ -405,6 +405,22 @@ def lane_status(xodiag: Path) -> str:
     return out.stdout.strip() or f"unknown ({out.stderr.strip().splitlines()[-1:]})"
 
 
+def byte_compile(xodiag: Path) -> str:
+    """Byte-compile that xodiag's package, as pip does for a regular install.
+
+    An editable install (``pip install -e``) writes bytecode only when a module is first imported, and
+    never where PYTHONDONTWRITEBYTECODE is set (some CI machines set it): each run would then compile
+    the package from source again, about 30 ms that no installed copy pays.
+    """
+    python = xodiag.parent / "python"
+    code = "import compileall, os, xodiag; print(compileall.compile_dir(os.path.dirname(xodiag.__file__), quiet=1))"
+    try:
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"not compiled ({exc})"
+    return "compiled" if out.stdout.strip() == "True" else f"not compiled ({out.stderr.strip().splitlines()[-1:]})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Benchmark xodiag parse against lnav, wc and grep.")
     ap.add_argument(
@@ -442,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         xodiag = None
 
     if xodiag is not None:
-        print(f"xodiag parse path: {lane_status(xodiag)}")
+        print(f"xodiag parse path: {lane_status(xodiag)}; its bytecode: {byte_compile(xodiag)}")
 
     with tempfile.TemporaryDirectory(prefix="xodiag-bench-home-") as home:
         # lnav writes its config and state under $HOME / $XDG_CONFIG_HOME: keep them in a throwaway dir.
