@@ -484,7 +484,7 @@ def _exit_now(code: int) -> None:
 
 
 def entry() -> None:
-    """The ``xodiag`` console script: ``main`` followed by a quick exit.
+    """What the ``xodiag`` console script (``xodiag/console.py``) runs: ``main``, then a quick exit.
 
     numpy's OpenBLAS would start a thread per core at import; xodiag does no linear algebra, so one
     is enough unless the environment says otherwise.
