@@ -907,6 +907,72 @@ def test_ints_reads_a_column_in_line_order() -> None:
 
 
 @needs_lane
+def test_int_column_is_a_sequence_that_keeps_every_value() -> None:
+    """The builder's IntColumn (line numbers, times) gives back what was put in, int64 cells or not."""
+    import numpy as np
+
+    mod = fastlane.module()
+    values = [1, -(2**63), 2**63, None, "Apr 30 23:50:00", 3.5, True, 2**62, -7]
+    col = mod.IntColumn(2)  # grows past its capacity
+    for v in values:
+        col.append(v)
+    assert len(col) == len(values) and list(col) == values and col == values and values == col
+    assert [type(x) for x in col] == [type(x) for x in values]  # True stays a bool, 3.5 a float
+    assert col[-1] == -7 and col[-9] == 1
+    col[-1] += 1  # reader.extend_last: col[-1] += 1 on span
+    col[3], col[4] = 5, None  # an object cell becomes a number, a number cell an object
+    assert list(col) == [1, -(2**63), 2**63, 5, None, 3.5, True, 2**62, -6]
+    assert col != values and col != list(col)[:-1] and not (col == {})
+    for bad in (lambda: col[9], lambda: col.__setitem__(-10, 1), lambda: col.__delitem__(0)):
+        with pytest.raises((IndexError, TypeError)):
+            bad()
+    ints = mod.ints
+    plain = mod.IntColumn()
+    for v in (4, 9, 2**40):
+        plain.append(v)
+    out = np.empty(3, dtype=np.int64)
+    ints(out, plain)
+    assert out.tolist() == [4, 9, 2**40]
+    ints(out, plain, np.array([2, 0, 1]))
+    assert out.tolist() == [2**40, 4, 9]
+    mixed = mod.IntColumn()
+    for v in (None, 812, None):
+        mixed.append(v)
+    pids, missing = np.empty(3, dtype=np.int64), np.empty(3, dtype=bool)
+    ints(pids, mixed, np.array([1, 0, 2]), missing)
+    assert pids.tolist() == [812, 0, 0] and missing.tolist() == [False, True, True]
+    with pytest.raises(TypeError):
+        ints(np.empty(3, dtype=np.int64), mixed)  # None without a missing array
+    with pytest.raises(TypeError):
+        ints(np.empty(1, dtype=np.int64), (1,))  # neither a list nor an IntColumn
+    with pytest.raises(ValueError):
+        ints(np.empty(2, dtype=np.int64), plain)  # too short
+
+
+@needs_lane
+def test_builder_times_and_line_numbers_survive_the_int_columns(tmp_path: Path) -> None:
+    """The lane writes times and line numbers as C integers (a continuation line moves line_end and span):
+    the table is the pure-Python path's, cell for cell."""
+    rows = []
+    for i in range(300):
+        head = f"Apr 30 23:50:{i % 60:02d} xo xo-server[812]: "
+        if i % 50 == 0:  # a record of four lines, closed after the next record starts (other pid)
+            rows += [head + f"2026-04-30T21:50:{i % 60:02d}.{i:03d}Z xo:backups ERROR step failed {{",
+                     head + "  error: Error: boom",
+                     f"Apr 30 23:50:{i % 60:02d} xo xo-server[900]: 2026-04-30T21:50:{i % 60:02d}.{i:03d}Z "
+                     "xo:api INFO other process",
+                     head + "      at Object.<anonymous> (/opt/xo/a.js:1:2)",
+                     head + "}"]
+        else:
+            rows.append(head + f"2026-04-30T21:50:{i % 60:02d}.{i:03d}Z xo:backups INFO step {i}")
+    path = tmp_path / "xo.journal"
+    path.write_text("\n".join(rows) + "\n")
+    fast = _assert_same([str(path)])
+    assert len(fast) == 306 and fast["span"].tolist().count(4) == 6 and fast["line_end"].sub(fast["line"]).max() == 4
+    assert str(fast["time"].iloc[-1]) == "2026-04-30 21:50:59.299000+00:00"
+
+
+@needs_lane
 def test_lane_rows_with_the_same_data_share_their_frames(tmp_path: Path) -> None:
     """A trace logged many times over is parsed once and its frames list is shared by those rows (list
     cells are read-only): not a list of dicts per row."""

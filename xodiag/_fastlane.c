@@ -13,7 +13,7 @@
  * re agree on \w, \s, \b and case folding.
  *
  * Beside the lane, for the same hot paths: Facts (compiled extract_ids / error_from_text), Matcher
- * (textsearch.contains), iso_ns (ISO times to epoch ns), move_rows() (chunk columns into DataFrame
+ * (textsearch.contains), iso_ns (ISO times to epoch ns), IntColumn (the builder's int columns), move_rows() (chunk columns into DataFrame
  * blocks), split_lines() (line batches) and jsonl() (parse --format jsonl). Each has a Python reference that the tests compare it with.
  */
 #define PY_SSIZE_T_CLEAN
@@ -25,6 +25,7 @@
 /* One translation unit: the parts below are included in this order (each uses the ones before). */
 #include "_fastlane/pcre2.c"
 #include "_fastlane/text.c"
+#include "_fastlane/intcol.c"
 #include "_fastlane/facts.c"
 #include "_fastlane/isotime.c"
 #include "_fastlane/matcher.c"

@@ -50,6 +50,7 @@ COLUMNS: dict[str, str] = {
 
 # The columns EventBuilder keeps a list for (the others come from its time parts)
 BUILT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "time_quality"))
+INT_COLUMNS = ("line", "line_end", "span")  # int64 columns of the table (pid has missing values)
 
 # Every empty list cell of the table is this one object (a chunk has millions of empty cells): cells
 # are read, never mutated in place.
@@ -127,12 +128,6 @@ def _fastlane() -> Any:
 
         _FASTLANE = fastlane
     return _FASTLANE
-
-
-def _reserve() -> Any:
-    """The compiled ``reserve(list, n)``, or None."""
-    mod = _fastlane().module()
-    return None if mod is None else mod.reserve
 
 
 def _compiled() -> Any:
@@ -239,15 +234,22 @@ class EventBuilder:
 
     def __init__(self) -> None:
         # time and time_quality are made from time_kind / time_value when the chunk is built
-        self.cols: dict[str, list[Any]] = {name: [] for name in BUILT_COLUMNS}
+        self.cols: dict[str, Any] = {name: [] for name in BUILT_COLUMNS}
         # time is kept as raw parts until the frame is built: (kind, value, zone-hint)
         self.time_kind: list[str | None] = []
-        self.time_value: list[Any] = []
+        self.time_value: Any = []
         self.pending: list[int] = []  # rows whose time is that of the next timed event ("next")
-        reserve = _reserve()
-        if reserve is not None:  # the chunk's room up front: no list grows by copying itself
-            for lst in (*self.cols.values(), self.time_kind, self.time_value):
-                reserve(lst, RESERVE_ROWS)
+        mod = _fastlane().module()
+        if mod is not None:
+            # The chunk's room up front: no list grows by copying itself. The line numbers and the times
+            # go into IntColumns (mutable sequences of int64 cells): the lane writes them with no int
+            # object per row, and reader._frame copies them out whole.
+            for name in INT_COLUMNS:
+                self.cols[name] = mod.IntColumn(RESERVE_ROWS)
+            self.time_value = mod.IntColumn(RESERVE_ROWS)
+            for lst in (*self.cols.values(), self.time_kind):
+                if type(lst) is list:
+                    mod.reserve(lst, RESERVE_ROWS)
 
     @property
     def n(self) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from xodiag.events import COLUMNS, EventBuilder
+from xodiag.events import COLUMNS, INT_COLUMNS, EventBuilder
 from xodiag.sources import fastlane, journaljson
 from xodiag.sources.detect import FORMATS, detect
 from xodiag.sources.fastlane import make_lane, prematched
@@ -89,8 +89,7 @@ def _head(inp: Input, limit: int = 1 << 20) -> str:
     return text
 
 
-_INT_COLUMNS = ("line", "line_end", "span")
-_OBJECT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "pid", *_INT_COLUMNS))
+_OBJECT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "pid", *INT_COLUMNS))
 _POSITION = {name: i for i, name in enumerate(COLUMNS)}
 
 
@@ -107,7 +106,7 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     n = len(kinds)
     times, quality = resolve(kinds, values, ctx)
     compiled = fastlane.module()
-    ints_of = compiled.ints if compiled is not None else None  # list of int -> int64 array, in line order
+    ints_of = compiled.ints if compiled is not None else None  # list or IntColumn -> int64 array, in line order
     line = np.empty(n, dtype=np.int64)
     if ints_of is not None:
         ints_of(line, cols["line"])
@@ -127,8 +126,8 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
             obj[j] = quality if order is None else quality[order]
         elif compiled is None:
             into(obj[j], cols[name])
-    ints = np.empty((len(_INT_COLUMNS), n), dtype=np.int64)
-    for j, name in enumerate(_INT_COLUMNS):
+    ints = np.empty((len(INT_COLUMNS), n), dtype=np.int64)
+    for j, name in enumerate(INT_COLUMNS):
         if name == "line":
             ints[j] = line if order is None else line[order]
         elif ints_of is not None:
@@ -148,7 +147,7 @@ def _frame(builder: EventBuilder, ctx: YearContext) -> pd.DataFrame:
     pid = pd.arrays.IntegerArray(pid_values, missing)
     time = (times if order is None else times[order]).array
     return _from_blocks([
-        (obj, _OBJECT_COLUMNS), (ints, _INT_COLUMNS), (time, ("time",)), (pid, ("pid",)),
+        (obj, _OBJECT_COLUMNS), (ints, INT_COLUMNS), (time, ("time",)), (pid, ("pid",)),
     ], n)
 
 

@@ -99,7 +99,8 @@ typedef struct {
     PyObject *pfx_host, *pfx_ident, *pfx_pid;
     Slot slots[MAXOPEN];
     PyObject *cols[NCOLS]; /* borrowed during run() */
-    PyObject *time_kind, *time_value, *pending;
+    PyObject *time_kind, *pending;
+    IntCol *time_value, *icols[3]; /* for a run: the builder's time_value and its line, line_end, span */
     long rows; /* fast rows written (statistics) */
     unsigned long seq;
     int ready, running;
@@ -371,6 +372,7 @@ typedef struct {
     long line, line_end;
     Py_ssize_t span;
     PyObject *kind; /* borrowed: the row's kind, NULL for "record" */
+    int64_t time_ns; /* the time, when time_kind is "ns" (time_value is then None) */
 } Row;
 
 static void row_clear(Row *r) {
@@ -418,20 +420,21 @@ static PyObject *one_list(void *owner, PyObject *id) {
 /* the row, through the same steps as EventBuilder.add (rows waiting for a time take this one's) */
 static int put_row(Lane *L, Row *r) {
     int bad = 0;
+    int is_ns = r->time_kind == L->s_ns;
     PyObject *tv = r->time_value ? r->time_value : Py_None;
     if (r->time_kind != Py_None && PyList_GET_SIZE(L->pending) > 0) {
-        PyObject *res = PyObject_CallMethod(L->builder, "_fill_pending", "OO", r->time_kind, tv);
+        PyObject *ns = is_ns ? PyLong_FromLongLong(r->time_ns) : NULL; /* (rare: made only here) */
+        PyObject *res = is_ns && !ns ? NULL : PyObject_CallMethod(L->builder, "_fill_pending", "OO", r->time_kind,
+                                                                   is_ns ? ns : tv);
+        Py_XDECREF(ns);
         bad = !res;
         Py_XDECREF(res);
     }
-    bad = bad || append_take(L->time_kind, Py_NewRef(r->time_kind)) < 0 || append_take(L->time_value, Py_NewRef(tv)) < 0;
-    PyObject *line = PyLong_FromLong(r->line);
-    PyObject *line_end = r->line_end == r->line ? Py_XNewRef(line) : PyLong_FromLong(r->line_end);
-    bad = bad || !line || !line_end;
+    bad = bad || append_take(L->time_kind, Py_NewRef(r->time_kind)) < 0 ||
+          (is_ns ? intcol_push(L->time_value, r->time_ns) : intcol_append_obj(L->time_value, tv)) < 0;
+    bad = bad || intcol_push(L->icols[0], r->line) < 0 || intcol_push(L->icols[1], r->line_end) < 0 ||
+          intcol_push(L->icols[2], (int64_t)r->span) < 0;
     bad = put2(L, C_SOURCE, Py_NewRef(L->source), bad);
-    bad = put2(L, C_LINE, line, bad);
-    bad = put2(L, C_LINE_END, line_end, bad);
-    bad = put2(L, C_SPAN, PyLong_FromSsize_t(r->span), bad);
     bad = put2(L, C_FORMAT, Py_NewRef(L->fmt), bad);
     bad = put2(L, C_KIND, Py_NewRef(r->kind ? r->kind : L->s_record), bad);
     bad = put2(L, C_HOST, or_none(&r->host), bad);
@@ -452,24 +455,25 @@ static int put_row(Lane *L, Row *r) {
     return bad ? -1 : 0;
 }
 
-/* an ISO time as a row's time: epoch ns when iso_ns takes it, else the text (pandas decides) */
-static PyObject *iso_time(Lane *L, const char *s, size_t n, PyObject **kind) {
-    int64_t epoch;
-    if (iso_ns(s, n, &epoch) == 0) {
-        *kind = L->s_ns;
-        return PyLong_FromLongLong(epoch);
+/* an ISO time as a row's time: epoch ns when iso_ns takes it (r->time_ns; None is returned), else the text
+ * (pandas decides). Sets r->time_kind; returns the new time_value, NULL on error. */
+static PyObject *iso_time(Lane *L, Row *r, const char *s, size_t n) {
+    if (iso_ns(s, n, &r->time_ns) == 0) {
+        r->time_kind = L->s_ns;
+        return Py_NewRef(Py_None);
     }
-    *kind = L->s_iso;
+    r->time_kind = L->s_iso;
     return astr(s, (Py_ssize_t)n);
 }
 
 /* an xo record's time (iso_time of its header's), from the prematch when it has it */
-static PyObject *slot_time(Lane *L, Slot *sl, const char *body, PyObject **kind) {
+static PyObject *slot_time(Lane *L, Slot *sl, const char *body, Row *r) {
     if (sl->pre_iso_ok) {
-        *kind = L->s_ns;
-        return PyLong_FromLongLong(sl->pre_iso);
+        r->time_kind = L->s_ns;
+        r->time_ns = sl->pre_iso;
+        return Py_NewRef(Py_None);
     }
-    return iso_time(L, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s), kind);
+    return iso_time(L, r, body + sl->iso_s, (size_t)(sl->iso_e - sl->iso_s));
 }
 
 /* the header fields of an xo record's slot, into the row */
@@ -492,7 +496,7 @@ static int fast_row(Lane *L, Slot *sl) {
     slot_fields(L, sl, &r);
     r.span = 1;
     r.raw = Py_NewRef(sl->first);
-    r.time_value = slot_time(L, sl, body, &r.time_kind);
+    r.time_value = slot_time(L, sl, body, &r);
     r.message = astr(msg, (Py_ssize_t)mlen);
     int wants = sl->pre_wants >= 0 ? sl->pre_wants : wants_error_facts(msg, mlen);
     if (!r.time_value || !r.message || (wants &&
@@ -545,7 +549,8 @@ static int xapi_fields(Lane *L, Row *r, const char *s, const char *b, size_t sta
             memcpy(buf + 8, b + xs + 6, xe - xs - 6);
             if (iso_ns(buf, xe - xs + 2, &epoch) == 0) {
                 r->time_kind = L->s_ns;
-                r->time_value = PyLong_FromLongLong(epoch);
+                r->time_ns = epoch;
+                r->time_value = Py_NewRef(Py_None);
             }
         }
         if (r->time_kind == Py_None) {
@@ -553,7 +558,7 @@ static int xapi_fields(Lane *L, Row *r, const char *s, const char *b, size_t sta
             r->time_value = astr(b + xs, (Py_ssize_t)(xe - xs));
         }
     } else if (stamp_e && s[stamp_s] >= '0' && s[stamp_s] <= '9') {
-        r->time_value = iso_time(L, s + stamp_s, stamp_e - stamp_s, &r->time_kind);
+        r->time_value = iso_time(L, r, s + stamp_s, stamp_e - stamp_s);
     } else if (stamp_e) {
         r->time_kind = L->s_syslog;
         r->time_value = Py_XNewRef(icache_get(&L->cache, s + stamp_s, (Py_ssize_t)(stamp_e - stamp_s))); /* repeats */
@@ -938,7 +943,7 @@ static int data_row(Lane *L, Slot *sl) {
     int bad = !jt || extract_ids(L->facts, jt, jn, r.ids, one_list, L) < 0;
     slot_fields(L, sl, &r);
     r.span = PyList_GET_SIZE(sl->raws);
-    r.time_value = bad ? NULL : slot_time(L, sl, body, &r.time_kind);
+    r.time_value = bad ? NULL : slot_time(L, sl, body, &r);
     r.message = bad ? NULL : astr(msg, (Py_ssize_t)mlen);
     if (!r.time_value || !r.message) {
         row_clear(&r);
@@ -979,7 +984,7 @@ static int inline_row(Lane *L, Slot *sl) {
     slot_fields(L, sl, &r);
     r.span = 1;
     r.raw = Py_NewRef(sl->first);
-    r.time_value = slot_time(L, sl, body, &r.time_kind);
+    r.time_value = slot_time(L, sl, body, &r);
     r.message = r.time_value ? astr(msg, (Py_ssize_t)mlen) : NULL;
     if (!r.message || (sl->pre_ids ? id_lists(L->facts, body, sl->pre_hits, sl->pre_n, r.ids, one_list, L)
                                    : extract_ids(L->facts, body, (size_t)blen, r.ids, one_list, L)) < 0) {
@@ -1103,10 +1108,11 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     if (!colsd) return NULL;
     for (int c = 0; c < NCOLS; c++) {
         L->cols[c] = PyDict_GetItemString(colsd, COLNAMES[c]);
-        if (!L->cols[c] || !PyList_Check(L->cols[c])) {
+        int ints = c == C_LINE || c == C_LINE_END || c == C_SPAN;
+        if (!L->cols[c] || !(ints ? PyObject_TypeCheck(L->cols[c], &IntColType) : PyList_Check(L->cols[c]))) {
             for (int k = 0; k < c; k++) Py_CLEAR(L->cols[k]);
             Py_DECREF(colsd);
-            PyErr_Format(PyExc_RuntimeError, "builder has no column %s", COLNAMES[c]);
+            PyErr_Format(PyExc_RuntimeError, "builder has no column %s (%s)", COLNAMES[c], ints ? "an IntColumn" : "a list");
             return NULL;
         }
         Py_INCREF(L->cols[c]); /* owned for the run */
@@ -1118,14 +1124,17 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     PyObject *counts = PyObject_GetAttrString(L->framer, "counts");
     PyObject *result = NULL;
     if (!tk || !tv || !pend || !open || !counts) goto done;
-    if (!PyList_Check(tk) || !PyList_Check(tv) || !PyList_Check(pend) || !PyDict_Check(open) ||
+    if (!PyList_Check(tk) || !PyObject_TypeCheck(tv, &IntColType) || !PyList_Check(pend) || !PyDict_Check(open) ||
         !PyDict_Check(counts)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "builder's time_kind, time_value and pending must be lists, framer's open and counts dicts");
+        PyErr_SetString(PyExc_RuntimeError, "builder's time_kind and pending must be lists and its time_value an "
+                                            "IntColumn, framer's open and counts dicts");
         goto done;
     }
     L->time_kind = tk;
-    L->time_value = tv;
+    L->time_value = (IntCol *)tv;
+    L->icols[0] = (IntCol *)L->cols[C_LINE];
+    L->icols[1] = (IntCol *)L->cols[C_LINE_END];
+    L->icols[2] = (IntCol *)L->cols[C_SPAN];
     L->pending = pend;
     if (L->cache.used > ICACHE * 3 / 4) { /* no slot is open between runs */
         icache_clear(&L->cache);
@@ -1392,7 +1401,9 @@ done:
     Py_XDECREF(pend);
     Py_XDECREF(open);
     Py_XDECREF(counts);
-    L->time_kind = L->time_value = L->pending = NULL;
+    L->time_kind = L->pending = NULL;
+    L->time_value = NULL;
+    L->icols[0] = L->icols[1] = L->icols[2] = NULL;
     for (int c = 0; c < NCOLS; c++) Py_CLEAR(L->cols[c]);
     return result;
 }

@@ -218,15 +218,22 @@ static int int_buffer(PyObject *obj, Py_buffer *b, Py_ssize_t n, Py_ssize_t size
     return 0;
 }
 
-/* ints(out, values, order=None, missing=None): out[i] = values[order[i]] (or values[i]) for a list of int;
- * out is an int64 array as long as values. With missing (a bool array as long), None is allowed: out
- * gets 0 and missing True there. The list is left as it is. */
+/* ints(out, values, order=None, missing=None): out[i] = values[order[i]] (or values[i]) for a list or an
+ * IntColumn of int; out is an int64 array as long as values. With missing (a bool array as long), None is
+ * allowed: out gets 0 and missing True there. values is left as it is. */
 static PyObject *mod_ints(PyObject *self, PyObject *args) {
     PyObject *out, *values, *order = Py_None, *missing = Py_None;
-    if (!PyArg_ParseTuple(args, "OO!|OO", &out, &PyList_Type, &values, &order, &missing)) return NULL;
-    PyObject *snap = PyList_GetSlice(values, 0, PyList_GET_SIZE(values)); /* buffers may run Python code */
+    if (!PyArg_ParseTuple(args, "OO|OO", &out, &values, &order, &missing)) return NULL;
+    int col = PyObject_TypeCheck(values, &IntColType);
+    if (!col && !PyList_Check(values)) {
+        PyErr_Format(PyExc_TypeError, "values must be a list or an IntColumn, not %.80s", Py_TYPE(values)->tp_name);
+        return NULL;
+    }
+    /* a list is copied first (buffers may run Python code); a column is read after the buffers are held */
+    PyObject *snap = col ? Py_NewRef(values) : PyList_GetSlice(values, 0, PyList_GET_SIZE(values));
     if (!snap) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(snap);
+    IntCol *c = col ? (IntCol *)snap : NULL;
+    Py_ssize_t n = col ? c->n : PyList_GET_SIZE(snap);
     Py_buffer ob = {0}, xb = {0}, mb = {0};
     PyObject *result = NULL;
     if (int_buffer(out, &ob, n, 8, "l", "q", "out must be an int64 array as long as values") < 0) goto done;
@@ -234,16 +241,31 @@ static PyObject *mod_ints(PyObject *self, PyObject *args) {
         int_buffer(order, &xb, n, 8, "l", "q", "order must be an int64 array as long as values") < 0) goto done;
     if (missing != Py_None && int_buffer(missing, &mb, n, 1, "?", "?", "missing must be a bool array as long as values") < 0)
         goto done;
+    if (col && c->n != n) {
+        PyErr_SetString(PyExc_RuntimeError, "values changed size");
+        goto done;
+    }
     const int64_t *idx = xb.obj ? (const int64_t *)xb.buf : NULL;
     int64_t *dst = (int64_t *)ob.buf;
     char *miss = mb.obj ? (char *)mb.buf : NULL;
+    if (col && !c->obj && !idx) { /* numbers only, in order */
+        if (n) memcpy(dst, c->v, (size_t)n * sizeof *dst);
+        if (miss && n) memset(miss, 0, (size_t)n);
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t k = idx ? idx[i] : i;
         if (k < 0 || k >= n) {
             PyErr_SetString(PyExc_ValueError, "order holds an index out of range");
             goto done;
         }
-        PyObject *v = PyList_GET_ITEM(snap, k);
+        PyObject *v = col ? (c->obj ? c->obj[k] : NULL) : PyList_GET_ITEM(snap, k);
+        if (!v) { /* a column's number */
+            if (miss) miss[i] = 0;
+            dst[i] = c->v[k];
+            continue;
+        }
         if (miss) miss[i] = v == Py_None;
         if (miss && v == Py_None) {
             dst[i] = 0;
@@ -286,7 +308,8 @@ static PyMethodDef mod_methods[] = {
     {"iso_ns", mod_iso_ns, METH_VARARGS, "iso_ns(text, compact=False): epoch ns of an ISO time, or None"},
     {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other, time_column=-1): rows as JSON lines (UTF-8 bytes)"},
     {"ints", mod_ints, METH_VARARGS,
-     "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list of int (None -> missing)"},
+     "ints(out, values, order=None, missing=None): out[i] = values[order[i]] for a list or IntColumn of int "
+     "(None -> missing)"},
     {"mask_ids", mod_mask_ids, METH_O, "mask_ids(text): parse.inspect.mask for ASCII text, else None"},
     {"split_lines", mod_split_lines, METH_VARARGS,
      "split_lines(text, carry) -> (lines, next carry) for ASCII text and carry, else None"},
@@ -301,13 +324,14 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
 PyMODINIT_FUNC PyInit__fastlane(void) {
     if (load_pcre2() < 0) return NULL;
     if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0 ||
-        PyType_Ready(&PreType) < 0)
+        PyType_Ready(&PreType) < 0 || PyType_Ready(&IntColType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
         PyModule_AddObjectRef(m, "Facts", (PyObject *)&FactsType) < 0 ||
-        PyModule_AddObjectRef(m, "Matcher", (PyObject *)&MatcherType) < 0) {
+        PyModule_AddObjectRef(m, "Matcher", (PyObject *)&MatcherType) < 0 ||
+        PyModule_AddObjectRef(m, "IntColumn", (PyObject *)&IntColType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
