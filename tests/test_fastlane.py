@@ -9,6 +9,8 @@ so these tests always compare two real paths there.
 from __future__ import annotations
 
 import os
+import platform
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -1138,3 +1140,31 @@ def test_same_table_on_backtrace_records(tmp_path: Path, seed: int) -> None:
     assert bts["frames"].map(len).sum() > 500 and bts["error_code"].eq("INTERNAL_ERROR").sum() > 300
     cols, _kinds, _values, _unparsed, lane_rows = _framed(_xensource_with_backtraces(3000, seed, disrupt=0))
     assert lane_rows >= 0.95 * len(cols["kind"]) and cols["kind"].count("backtrace") > 300  # the lane's own rows
+
+
+@needs_lane
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+def test_keep_freed_memory_stops_the_page_fault_round_trips() -> None:
+    """After keep_freed_memory (console.py calls it), chunk-sized blocks freed and allocated again come
+    back from the heap: no page faults. By default glibc trims them off and faults them in again."""
+    script = (
+        "import resource, sys\n"
+        "from xodiag import _fastlane\n"
+        "kept = _fastlane.keep_freed_memory() if sys.argv[1] == 'keep' else None\n"
+        "def chunk():\n"
+        "    blocks = [bytearray(1 << 20) for _ in range(16)]\n"
+        "    del blocks\n"
+        "chunk(); chunk()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "for _ in range(8):\n"
+        "    chunk()\n"
+        "print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    runs = {}
+    for mode in ("keep", "default"):
+        out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
+        kept, faults = out.stdout.split()
+        runs[mode] = (kept, int(faults))
+    assert runs["keep"][0] == "True"
+    assert runs["default"][1] > 8 * 16 * 128  # 16 MiB trimmed and faulted in again, each round
+    assert runs["keep"][1] < 1000

@@ -1,4 +1,5 @@
-/* xodiag._fastlane: move_rows(), mask_ids(), split_lines(), ints(), reserve() and the module definition.
+/* xodiag._fastlane: move_rows(), mask_ids(), split_lines(), ints(), reserve(), keep_freed_memory() and the module
+ * definition.
  * Part of one translation unit: included by xodiag/_fastlane.c, not compiled on its own. */
 
 /* order (a buffer already got) checked as an int64 permutation of range(n): its items, or NULL with an
@@ -288,6 +289,23 @@ done:
     return result;
 }
 
+/* keep_freed_memory(): glibc's malloc keeps freed memory for reuse instead of handing it back to the
+ * system at once. By default each block of 128 KiB or more is mmapped and unmapped on its own (only after
+ * a first free does the threshold move up), and the heap top is trimmed once 128 KiB are free; the parse
+ * frees a chunk's blocks (2 MiB of object cells, 1 MiB read buffers) a hundred times per million lines,
+ * so the next chunk page-faults the same memory in again. Blocks under 32 MiB now come from the heap, and
+ * it is trimmed only past 256 MiB free. For the xodiag process (console.py), not for library callers.
+ * True when glibc took both settings; False elsewhere (another libc: nothing changes). */
+static PyObject *mod_keep_freed_memory(PyObject *self, PyObject *noargs) {
+#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+    ok = mallopt(M_TRIM_THRESHOLD, 256 << 20) == 1 && ok;
+    return PyBool_FromLong(ok);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
 /* reserve(list, n): room for n items in an empty list, so appends never reallocate and copy it */
 static PyObject *mod_reserve(PyObject *self, PyObject *args) {
     PyObject *list;
@@ -305,6 +323,8 @@ static PyObject *mod_reserve(PyObject *self, PyObject *args) {
 
 static PyMethodDef mod_methods[] = {
     {"reserve", mod_reserve, METH_VARARGS, "reserve(list, n): room for n items in an empty list"},
+    {"keep_freed_memory", mod_keep_freed_memory, METH_NOARGS,
+     "keep_freed_memory(): glibc malloc keeps freed blocks under 32 MiB for reuse (True if it took the settings)"},
     {"iso_ns", mod_iso_ns, METH_VARARGS, "iso_ns(text, compact=False): epoch ns of an ISO time, or None"},
     {"jsonl", mod_jsonl, METH_VARARGS, "jsonl(columns, keys, end, other, time_column=-1): rows as JSON lines (UTF-8 bytes)"},
     {"ints", mod_ints, METH_VARARGS,
