@@ -278,3 +278,34 @@ def test_console_script_exits_quickly_but_completely(tmp_path: Path) -> None:
     usage = subprocess.run([sys.executable, "-c", probe, "parse", "--format", "nope", str(log)], cwd=REPO,
                            capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+@pytest.mark.parametrize("fmt", ["none", "jsonl"])
+def test_parse_drops_each_chunk_before_the_next_is_built(monkeypatch, fmt):
+    """parse holds one chunk of the event table at a time: when read_events builds a chunk, every chunk
+    before it is already freed (by reference counting: parse runs with the cyclic GC off)."""
+    import weakref
+
+    from typer.testing import CliRunner
+
+    import xodiag.reader as reader
+    from xodiag.cli import app
+    from xodiag.sources import inputs
+
+    monkeypatch.setattr(reader, "CHUNK_EVENTS", 5)
+    monkeypatch.setattr(inputs, "CHUNK", 700)  # batches of a few lines: a chunk every few batches
+    built: list[weakref.ref] = []
+    alive_at_build: list[int] = []
+    finish = reader._finish_chunk
+
+    def tracked(sink, summary):
+        alive_at_build.append(sum(ref() is not None for ref in built))
+        df = finish(sink, summary)
+        built.append(weakref.ref(df))
+        return df
+
+    monkeypatch.setattr(reader, "_finish_chunk", tracked)
+    journal = REPO / "samples" / "april-2026-nbd-stream-init" / "xo-server.journal"
+    result = CliRunner().invoke(app, ["parse", str(journal), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert len(built) >= 5 and alive_at_build == [0] * len(built)

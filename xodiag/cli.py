@@ -120,6 +120,7 @@ def parse_cmd(
                 header = False
             elif fmt is TableFormat.table:
                 write_table(df, out)
+            del df  # this chunk's memory is free before read_events builds the next one
         if summaries:
             sys.stderr.write(summaries[-1].one_line() + "\n")
         if fmt is TableFormat.csv and header:

@@ -117,7 +117,7 @@ class ErrorFacts:
 
 
 _FASTLANE: Any = None
-RESERVE_ROWS = 20480  # a chunk's events: reader.CHUNK_EVENTS plus the batch that crossed it (1 MiB of text)
+RESERVE_ROWS = 30720  # a chunk's events: reader.CHUNK_EVENTS plus the batch that crossed it (1 MiB of text)
 
 
 def _fastlane() -> Any:

@@ -28,7 +28,11 @@ from xodiag.times import YearContext, find_anchor, resolve
 if TYPE_CHECKING:
     import pandas as pd
 
-CHUNK_EVENTS = 10000
+# Events per chunk (read_events yields one DataFrame per chunk). Each chunk has a fixed cost (its frame,
+# its times, a pass of Python code); 20000 halves it against 10000 (read_events on the 1M-line journal,
+# 10 alternating runs: 0.96). A consumer that drops each chunk before asking for the next (parse does)
+# keeps the peak memory of 10000 events per chunk held two at a time.
+CHUNK_EVENTS = 20000
 BATCH_LINES = 5000
 
 
