@@ -1143,7 +1143,8 @@ def test_same_table_on_backtrace_records(tmp_path: Path, seed: int) -> None:
 
 
 @needs_lane
-@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc only")
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc"
+                    or "libasan" in os.environ.get("LD_PRELOAD", ""), reason="glibc's own malloc only")
 def test_keep_freed_memory_stops_the_page_fault_round_trips() -> None:
     """After keep_freed_memory (console.py calls it), chunk-sized blocks freed and allocated again come
     back from the heap: no page faults. By default glibc trims them off and faults them in again."""
