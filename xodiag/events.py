@@ -48,7 +48,7 @@ COLUMNS: dict[str, str] = {
     "raw": "the record's text as read (syslog prefixes included, escape sequences kept)",
 }
 
-# The columns EventBuilder keeps a list for (the others come from its time parts)
+# The columns EventBuilder keeps a list (or an IntColumn) for (the others come from its time parts)
 BUILT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "time_quality"))
 INT_COLUMNS = ("line", "line_end", "span")  # int64 columns of the table (pid has missing values)
 
@@ -329,7 +329,7 @@ class EventBuilder:
         c["addresses"].append(ids.addresses or EMPTY)
         c["raw"].append(raw)
 
-    def take(self) -> tuple[dict[str, list[Any]], list[str | None], list[Any]]:
+    def take(self) -> tuple[dict[str, Any], list[str | None], Any]:
         out = (self.cols, self.time_kind, self.time_value)
         self.__init__()  # rows still waiting for a time keep none
         return out

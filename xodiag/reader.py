@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # Events per chunk (read_events yields one DataFrame per chunk). Each chunk has a fixed cost (its frame,
 # its times, a pass of Python code); 20000 halves it against 10000 (read_events on the 1M-line journal,
 # 10 alternating runs: 0.96). A consumer that drops each chunk before asking for the next (parse does)
-# keeps the peak memory of 10000 events per chunk held two at a time.
+# peaks where 10000-event chunks did when two were held at a time (parse held two before).
 CHUNK_EVENTS = 20000
 BATCH_LINES = 5000
 
