@@ -262,19 +262,26 @@ class Launcher:
             return run
 
 
-def measure(launcher: Launcher, tool: Tool, repeat: int, timeout: float) -> Row:
-    row = Row(tool)
+def measure(launcher: Launcher, tools: list[Tool], repeat: int, timeout: float) -> list[Row]:
+    """Each tool ``repeat`` times, in rounds: every tool runs once per round, in order. This machine's
+    speed drifts over seconds; with the runs of all tools interleaved, each tool's best run comes from
+    the same stretch of time as the others', instead of one tool's runs landing in a slow stretch and
+    another's in a fast one. A tool that fails is not run again."""
+    rows = [Row(tool) for tool in tools]
     for _ in range(repeat):
-        run = launcher.run_once(tool, timeout)
-        if run.error or run.rc not in tool.ok_codes:
-            msg = run.error or f"rc {run.rc}"
-            detail = [ln.strip() for ln in run.stderr.splitlines() if ln.strip()]
-            if detail:
-                msg += ": " + detail[-1][:160]
-            row.failure = msg
-            return row
-        row.runs.append(run)
-    return row
+        for row in rows:
+            if row.failure:
+                continue
+            run = launcher.run_once(row.tool, timeout)
+            if run.error or run.rc not in row.tool.ok_codes:
+                msg = run.error or f"rc {run.rc}"
+                detail = [ln.strip() for ln in run.stderr.splitlines() if ln.strip()]
+                if detail:
+                    msg += ": " + detail[-1][:160]
+                row.failure = msg
+                continue
+            row.runs.append(run)
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------
@@ -474,10 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         xo_rows: list[Row] = []
         for path in files:
             nlines = count_lines(path)
-            rows = [
-                measure(launcher, t, args.repeat, args.timeout)
-                for t in build_tools(path, lnav, xodiag, lnav_env)
-            ]
+            rows = measure(launcher, build_tools(path, lnav, xodiag, lnav_env), args.repeat, args.timeout)
             print_table(path.name, nlines, path.stat().st_size, rows)
             if path.name == TARGET_FILE:
                 xo_rows = rows
@@ -485,8 +489,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     target_check(xo_rows)
     print(
-        f"\nnotes: warm page cache, best of {args.repeat} run(s); only ratios measured side by side "
-        f"in one run mean anything.\n{launcher.describe()} (MB = 2^20 bytes)."
+        f"\nnotes: warm page cache, best of {args.repeat} run(s) (the tools' runs interleaved); only ratios "
+        f"measured side by side in one run mean anything.\n{launcher.describe()} (MB = 2^20 bytes)."
     )
     return 0
 
