@@ -452,6 +452,61 @@ def test_move_rows_hands_the_references_over() -> None:
 
 
 @needs_lane
+def test_sparse_column_is_a_sequence_that_stores_only_other_values() -> None:
+    """A SparseColumn reads and writes like a list of its cells, whatever is stored in it."""
+    mod = fastlane.module()
+    empty: list = []
+    col = mod.SparseColumn(empty)
+    values = [empty, ["a"], empty, empty, [], ["b", "c"], empty, None, "x"]  # [] is equal, not the default
+    for v in values:
+        col.append(v)
+    assert len(col) == 9 and list(col) == values and col == values and values == col
+    assert col[0] is empty and col[4] is values[4] and col[-1] == "x"
+    col[0] = "first"  # a default cell becomes a stored one, ...
+    col[5] = empty  # ... a stored one the default, ...
+    col[1] = ["z"]  # ... and a stored one another value
+    col[3] = empty  # (the default again: nothing changes)
+    assert list(col) == ["first", ["z"], empty, empty, [], empty, empty, None, "x"] and col[5] is empty
+    assert col != values and not (col == {}) and mod.SparseColumn(None) == []
+    for bad in (lambda: col[9], lambda: col.__setitem__(-10, 1), lambda: col.__delitem__(0)):
+        with pytest.raises((IndexError, TypeError)):
+            bad()
+    assert "default=None" in repr(mod.SparseColumn(None))
+
+
+@needs_lane
+@pytest.mark.parametrize("order", [None, [3, 0, 4, 1, 2]])
+def test_move_rows_spreads_a_sparse_column(order: list | None) -> None:
+    """A SparseColumn's block row gets the default in every cell but the stored ones, which go where
+    their rows go; the references balance (each stored value moves, the default gains one per cell)."""
+    import sys
+
+    import numpy as np
+
+    mod = fastlane.module()
+    default, a, b = object(), object(), object()
+    col = mod.SparseColumn(default)
+    for v in (default, a, default, b, default):
+        col.append(v)
+    plain = ["p0", "p1", "p2", "p3", "p4"]
+    rows = list(range(5)) if order is None else order
+    want = [id([default, a, default, b, default][r]) for r in rows]
+    counts = [sys.getrefcount(o) for o in (default, a, b)]
+    block = np.empty((2, 5), dtype=object)
+    mod.move_rows(block, [col, plain], None if order is None else np.array(order, dtype=np.int64))
+    assert [id(x) for x in block[0]] == want and list(block[1]) == [f"p{r}" for r in rows]
+    assert len(col) == 0 and plain == []
+    assert [sys.getrefcount(o) for o in (default, a, b)] == [counts[0] + 3, counts[1], counts[2]]
+    del block
+    assert [sys.getrefcount(o) for o in (default, a, b)] == [counts[0], counts[1] - 1, counts[2] - 1]
+    short = mod.SparseColumn(None)
+    short.append("x")
+    with pytest.raises(ValueError):
+        mod.move_rows(np.empty((1, 2), dtype=object), [short])
+    assert list(short) == ["x"]  # nothing moved
+
+
+@needs_lane
 @pytest.mark.parametrize("case", ["repeat", "range", "length", "dtype", "not-object", "short-out", "1-d",
                                   "rows", "twice", "not-list"])
 def test_move_rows_misuse_is_an_error_that_keeps_the_lists(case: str) -> None:
@@ -629,7 +684,8 @@ def _framed(lines: list, pre: object = None, lane_and_framer: tuple | None = Non
     lane_rows = framer.lane.rows
     framer.lane = None
     cols, kinds, values = sink.builder.take()
-    return cols, kinds, values, sink.unparsed, lane_rows
+    plain = {name: list(col) for name, col in cols.items()}  # (the builder's compiled columns as lists)
+    return plain, kinds, list(values), sink.unparsed, lane_rows
 
 
 def _lane_friendly(n: int) -> list[str]:
@@ -1169,3 +1225,26 @@ def test_keep_freed_memory_stops_the_page_fault_round_trips() -> None:
     assert runs["keep"][0] == "True"
     assert runs["default"][1] > 8 * 16 * 128  # 16 MiB trimmed and faulted in again, each round
     assert runs["keep"][1] < 1000
+
+
+@needs_lane
+@pytest.mark.parametrize(("name", "make"), [("vm", lambda mod: mod.SparseColumn(None)), ("line", lambda mod: []),
+                                            ("error_code", lambda mod: [])])
+def test_lane_refuses_a_builder_with_other_columns(name: str, make) -> None:
+    """The lane writes the builder's columns in C: a column of another kind, or a SparseColumn of another
+    default, is a clear error, not memory written through the wrong type."""
+    cols_before = _framed(["Apr 30 23:50:00 xo xo-server[812]: 2026-04-30T21:50:00.000Z xo:b INFO one"])[0]
+    assert len(cols_before["vm"]) == 1  # the builder as it is works
+    import datetime as dt
+
+    from xodiag.events import EventBuilder
+    from xodiag.sources.lines import LineFramer
+    from xodiag.sources.records import Sink, emit
+    from xodiag.times import YearContext
+
+    sink = Sink("x", "xo-journal", EventBuilder(), YearContext(None, 2026, None, dt.UTC))
+    sink.builder.cols[name] = make(fastlane.module())
+    framer = LineFramer(lambda rec: emit(rec, sink), lambda n: False)
+    lane = fastlane.make_lane(framer, sink)
+    with pytest.raises(RuntimeError, match=f"builder has no column {name}"):
+        lane.run(["Apr 30 23:50:00 xo xo-server[812]: 2026-04-30T21:50:00.000Z xo:b INFO one"], 0, 1)

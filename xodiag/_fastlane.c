@@ -29,7 +29,7 @@
 /* One translation unit: the parts below are included in this order (each uses the ones before). */
 #include "_fastlane/pcre2.c"
 #include "_fastlane/text.c"
-#include "_fastlane/intcol.c"
+#include "_fastlane/columns.c"
 #include "_fastlane/facts.c"
 #include "_fastlane/isotime.c"
 #include "_fastlane/matcher.c"

@@ -48,13 +48,21 @@ COLUMNS: dict[str, str] = {
     "raw": "the record's text as read (syslog prefixes included, escape sequences kept)",
 }
 
-# The columns EventBuilder keeps a list (or an IntColumn) for (the others come from its time parts)
+# The columns EventBuilder keeps a list (or a compiled column) for (the others come from its time parts)
 BUILT_COLUMNS = tuple(c for c in COLUMNS if c not in ("time", "time_quality"))
 INT_COLUMNS = ("line", "line_end", "span")  # int64 columns of the table (pid has missing values)
 
 # Every empty list cell of the table is this one object (a chunk has millions of empty cells): cells
 # are read, never mutated in place.
 EMPTY: list[Any] = []
+
+# The columns whose cells nearly all hold one value: the builder keeps them in SparseColumns (the others
+# stored with their rows; the lane writes them too, xodiag/_fastlane/lane.c: col_sparse)
+SPARSE_COLUMNS: dict[str, Any] = {
+    "context": None, "error_name": None, "error_code": None, "error_message": None, "frames": EMPTY,
+    "vm": EMPTY, "vdi": EMPTY, "vbd": EMPTY, "sr": EMPTY, "uuids": EMPTY, "refs": EMPTY, "task_refs": EMPTY,
+    "export_names": EMPTY, "addresses": EMPTY,
+}
 
 LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses")
 
@@ -243,9 +251,12 @@ class EventBuilder:
         if mod is not None:
             # The chunk's room up front: no list grows by copying itself. The line numbers and the times
             # go into IntColumns (mutable sequences of int64 cells): the lane writes them with no int
-            # object per row, and reader._frame copies them out whole.
+            # object per row, and reader._frame copies them out whole. The columns of SPARSE_COLUMNS
+            # go into SparseColumns, which store only the cells that do not hold the default.
             for name in INT_COLUMNS:
                 self.cols[name] = mod.IntColumn(RESERVE_ROWS)
+            for name, default in SPARSE_COLUMNS.items():
+                self.cols[name] = mod.SparseColumn(default)
             self.time_value = mod.IntColumn(RESERVE_ROWS)
             for lst in (*self.cols.values(), self.time_kind):
                 if type(lst) is list:

@@ -15,6 +15,10 @@ static const char *COLNAMES[NCOLS] = {
     "namespace", "level", "message", "context", "error_name", "error_code", "error_message", "frames", "vm",
     "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses", "raw"};
 
+/* the builder's SparseColumns (events.SPARSE_COLUMNS): context and the error fields (default None), frames
+ * and the id lists (default: the shared empty list) */
+static inline int col_sparse(int c) { return (c >= C_CONTEXT && c <= C_ERR_MSG) || (c >= C_FRAMES && c <= C_ADDRS); }
+
 typedef struct {
     int used;
     PyObject *ident, *pid; /* key (borrowed from the intern cache; NULL = None) */
@@ -362,6 +366,17 @@ static inline int put2(Lane *L, int col, PyObject *v, int bad) {
     return put(L, col, v) < 0;
 }
 
+/* put2 for a SparseColumn: *v (a new reference, or NULL for the column's default) is taken */
+static inline int sput(Lane *L, int col, PyObject **v, int bad) {
+    PyObject *o = *v;
+    *v = NULL;
+    if (bad) {
+        Py_XDECREF(o);
+        return 1;
+    }
+    return sparse_push((SparseCol *)L->cols[col], o) < 0;
+}
+
 /* one event's cells, as EventBuilder.add writes them. Every object is a new reference that put_row
  * consumes whatever happens; NULL stands for None, or for the shared empty list (frames, ids). */
 typedef struct {
@@ -388,11 +403,8 @@ static inline PyObject *or_none(PyObject **v) { /* take *v (a new reference), No
     return o;
 }
 
-static inline PyObject *or_empty(Lane *L, PyObject **v) {
-    PyObject *o = *v ? *v : Py_NewRef(L->facts->empty);
-    *v = NULL;
-    return o;
-}
+/* the default of a SparseColumn c (col_sparse): None, or the shared empty list for frames and the ids */
+static inline PyObject *col_default(Lane *L, int c) { return c >= C_FRAMES ? L->facts->empty : Py_None; }
 
 /* The one-id list of id for a lane row (id_lists' OneIdList). Each id is already one str for all rows
  * (Facts' string cache), and a list of a single id is one list object for all rows that hold just that
@@ -443,12 +455,12 @@ static int put_row(Lane *L, Row *r) {
     bad = put2(L, C_NAMESPACE, or_none(&r->ns), bad);
     bad = put2(L, C_LEVEL, or_none(&r->level), bad);
     bad = put2(L, C_MESSAGE, or_none(&r->message), bad);
-    bad = put2(L, C_CONTEXT, or_none(&r->context), bad);
-    bad = put2(L, C_ERR_NAME, or_none(&r->ename), bad);
-    bad = put2(L, C_ERR_CODE, or_none(&r->ecode), bad);
-    bad = put2(L, C_ERR_MSG, or_none(&r->emsg), bad);
-    bad = put2(L, C_FRAMES, or_empty(L, &r->frames), bad);
-    for (int i = 0; i < 9; i++) bad = put2(L, C_VM + i, or_empty(L, &r->ids[i]), bad);
+    bad = sput(L, C_CONTEXT, &r->context, bad);
+    bad = sput(L, C_ERR_NAME, &r->ename, bad);
+    bad = sput(L, C_ERR_CODE, &r->ecode, bad);
+    bad = sput(L, C_ERR_MSG, &r->emsg, bad);
+    bad = sput(L, C_FRAMES, &r->frames, bad);
+    for (int i = 0; i < 9; i++) bad = sput(L, C_VM + i, &r->ids[i], bad);
     bad = put2(L, C_RAW, or_none(&r->raw), bad);
     Py_CLEAR(r->time_value); /* the one cell not taken above (the lists hold their own reference) */
     L->rows++;
@@ -1109,10 +1121,13 @@ static PyObject *lane_run_(Lane *L, PyObject *lines, Py_ssize_t start, long firs
     for (int c = 0; c < NCOLS; c++) {
         L->cols[c] = PyDict_GetItemString(colsd, COLNAMES[c]);
         int ints = c == C_LINE || c == C_LINE_END || c == C_SPAN;
-        if (!L->cols[c] || !(ints ? PyObject_TypeCheck(L->cols[c], &IntColType) : PyList_Check(L->cols[c]))) {
+        PyTypeObject *want = ints ? &IntColType : col_sparse(c) ? &SparseColType : &PyList_Type;
+        if (!L->cols[c] || !PyObject_TypeCheck(L->cols[c], want) ||
+            (want == &SparseColType && ((SparseCol *)L->cols[c])->dflt != col_default(L, c))) {
             for (int k = 0; k < c; k++) Py_CLEAR(L->cols[k]);
             Py_DECREF(colsd);
-            PyErr_Format(PyExc_RuntimeError, "builder has no column %s (%s)", COLNAMES[c], ints ? "an IntColumn" : "a list");
+            PyErr_Format(PyExc_RuntimeError, "builder has no column %s (%s)", COLNAMES[c],
+                         ints ? "an IntColumn" : want == &SparseColType ? "a SparseColumn of its default" : "a list");
             return NULL;
         }
         Py_INCREF(L->cols[c]); /* owned for the run */

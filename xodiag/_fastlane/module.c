@@ -27,26 +27,23 @@ static const int64_t *order_items(Py_buffer *xb, Py_ssize_t n) {
     return idx;
 }
 
-/* dst[i] = values[idx[i]] (or values[i]) for the n cells, values left empty. The cells of a fresh
- * np.empty block are all None: then None's references are given back at once; other cells are kept and
- * released after the move (a finaliser may run). 0, or -1 with nothing moved (no memory). */
-static int move_cells(PyObject **dst, PyObject *values, const int64_t *idx, Py_ssize_t n) {
-    PyObject **src = ((PyListObject *)values)->ob_item;
+/* The n cells of a block's row before they are written: NULL when they are all None (a fresh np.empty
+ * block), their None references then given back by release_cells at once; else a copy (*old) to release
+ * after the move (a finaliser may run). 0, or -1 (no memory). */
+static int keep_cells(PyObject **dst, Py_ssize_t n, PyObject ***old) {
     int all_none = 1;
     for (Py_ssize_t i = 0; i < n; i++) all_none &= dst[i] == Py_None;
-    PyObject **old = NULL;
-    if (!all_none) {
-        if (!(old = PyMem_Malloc((size_t)n * sizeof(PyObject *) + 1))) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        memcpy(old, dst, (size_t)n * sizeof(PyObject *));
+    *old = NULL;
+    if (all_none) return 0;
+    if (!(*old = PyMem_Malloc((size_t)n * sizeof(PyObject *) + 1))) {
+        PyErr_NoMemory();
+        return -1;
     }
-    if (idx)
-        for (Py_ssize_t i = 0; i < n; i++) dst[i] = src[idx[i]];
-    else
-        memcpy(dst, src, (size_t)n * sizeof(PyObject *));
-    Py_SET_SIZE(values, 0); /* its items now belong to the array */
+    memcpy(*old, dst, (size_t)n * sizeof(PyObject *));
+    return 0;
+}
+
+static void release_cells(PyObject **old, Py_ssize_t n) {
     if (old) {
         for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(old[i]);
         PyMem_Free(old);
@@ -55,12 +52,40 @@ static int move_cells(PyObject **dst, PyObject *values, const int64_t *idx, Py_s
         Py_SET_REFCNT(Py_None, Py_REFCNT(Py_None) - n); /* n Py_DECREF(None): None is never freed */
 #endif /* (from 3.12 None is immortal: its count does not move) */
     }
+}
+
+/* dst[i] = values[idx[i]] (or values[i]) for the n cells of a list, the list left empty. 0, or -1 with
+ * nothing moved (no memory). */
+static int move_cells(PyObject **dst, PyObject *values, const int64_t *idx, Py_ssize_t n) {
+    PyObject **src = ((PyListObject *)values)->ob_item;
+    PyObject **old;
+    if (keep_cells(dst, n, &old) < 0) return -1;
+    if (idx)
+        for (Py_ssize_t i = 0; i < n; i++) dst[i] = src[idx[i]];
+    else
+        memcpy(dst, src, (size_t)n * sizeof(PyObject *));
+    Py_SET_SIZE(values, 0); /* its items now belong to the array */
+    release_cells(old, n);
+    return 0;
+}
+
+/* the same for a SparseColumn: every cell gets the default, then each stored cell goes to its place
+ * (inv[row], the inverse of the order, or row itself); the column is left empty */
+static int move_sparse(PyObject **dst, SparseCol *c, const int64_t *inv, Py_ssize_t n) {
+    PyObject **old;
+    if (keep_cells(dst, n, &old) < 0) return -1;
+    PyObject *d = c->dflt;
+    for (Py_ssize_t i = 0; i < n; i++) dst[i] = d;
+    Py_SET_REFCNT(d, Py_REFCNT(d) + (n - c->k)); /* the cells left at the default (immortal: no change) */
+    for (Py_ssize_t s = 0; s < c->k; s++) dst[inv ? inv[c->at[s]] : c->at[s]] = c->val[s]; /* moved */
+    c->k = c->n = 0;
+    release_cells(old, n);
     return 0;
 }
 
 /* move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]] (or columns[j][i]) for each row
- * j of a C-ordered 2-D object ndarray (np.empty((k, n), dtype=object)) whose columns[j] is a list (None:
- * the row is left as it is), and each list is left empty. order, an int64 ndarray, must be a permutation
+ * j of a C-ordered 2-D object ndarray (np.empty((k, n), dtype=object)) whose columns[j] is a list or a
+ * SparseColumn (None: the row is left as it is), and each column is left empty. order, an int64 ndarray, must be a permutation
  * of range(n); it is checked once for all rows. The references move from the lists to the array: no
  * reference count changes per cell, and emptying a list costs nothing. Everything is
  * checked before anything moves: the lists must be as long as the block's rows and distinct (only running
@@ -72,6 +97,8 @@ static PyObject *mod_move_rows(PyObject *self, PyObject *args) {
     if (PyObject_GetBuffer(block, &ob, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_ND | PyBUF_C_CONTIGUOUS) < 0)
         return NULL;
     PyObject *result = NULL;
+    int64_t *inv = NULL;
+    int any_sparse = 0;
     if (order != Py_None && PyObject_GetBuffer(order, &xb, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) goto done;
     if (!ob.format || strcmp(ob.format, "O") != 0 || ob.itemsize != (Py_ssize_t)sizeof(PyObject *) || ob.ndim != 2 ||
         ob.shape[0] != PyList_GET_SIZE(columns)) {
@@ -82,8 +109,11 @@ static PyObject *mod_move_rows(PyObject *self, PyObject *args) {
     for (Py_ssize_t j = 0; j < k; j++) {
         PyObject *col = PyList_GET_ITEM(columns, j);
         if (col == Py_None) continue;
-        if (!PyList_Check(col) || PyList_GET_SIZE(col) != n) {
-            PyErr_SetString(PyExc_ValueError, "each column must be None or a list as long as the block's rows");
+        int sparse = PyObject_TypeCheck(col, &SparseColType);
+        any_sparse |= sparse;
+        if (sparse ? ((SparseCol *)col)->n != n : !PyList_Check(col) || PyList_GET_SIZE(col) != n) {
+            PyErr_SetString(PyExc_ValueError,
+                            "each column must be None, a list or a SparseColumn as long as the block's rows");
             goto done;
         }
         for (Py_ssize_t m = 0; m < j; m++)
@@ -94,12 +124,24 @@ static PyObject *mod_move_rows(PyObject *self, PyObject *args) {
     }
     const int64_t *idx = NULL;
     if (order != Py_None && !(idx = order_items(&xb, n))) goto done;
+    if (idx && any_sparse) { /* where each row goes */
+        if (!(inv = PyMem_Malloc((size_t)n * sizeof *inv + 1))) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) inv[idx[i]] = i;
+    }
     for (Py_ssize_t j = 0; j < k; j++) {
         PyObject *col = PyList_GET_ITEM(columns, j);
-        if (col != Py_None && move_cells((PyObject **)ob.buf + j * n, col, idx, n) < 0) goto done;
+        PyObject **dst = (PyObject **)ob.buf + j * n;
+        if (col == Py_None) continue;
+        if ((PyObject_TypeCheck(col, &SparseColType) ? move_sparse(dst, (SparseCol *)col, inv, n)
+                                                      : move_cells(dst, col, idx, n)) < 0)
+            goto done;
     }
     result = Py_NewRef(block);
 done:
+    PyMem_Free(inv);
     PyBuffer_Release(&ob);
     if (xb.obj) PyBuffer_Release(&xb);
     return result;
@@ -335,7 +377,7 @@ static PyMethodDef mod_methods[] = {
      "split_lines(text, carry) -> (lines, next carry) for ASCII text and carry, else None"},
     {"move_rows", mod_move_rows, METH_VARARGS,
      "move_rows(block, columns, order=None): block[j, i] = columns[j][order[i]], moving the references; the "
-     "lists end empty (None: row j is left)"},
+     "lists and SparseColumns end empty (None: row j is left)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
@@ -344,14 +386,16 @@ static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "xodiag._fastlane",
 PyMODINIT_FUNC PyInit__fastlane(void) {
     if (load_pcre2() < 0) return NULL;
     if (PyType_Ready(&LaneType) < 0 || PyType_Ready(&FactsType) < 0 || PyType_Ready(&MatcherType) < 0 ||
-        PyType_Ready(&PreType) < 0 || PyType_Ready(&IntColType) < 0)
+        PyType_Ready(&PreType) < 0 || PyType_Ready(&IntColType) < 0 ||
+        PyType_Ready(&SparseColType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Lane", (PyObject *)&LaneType) < 0 ||
         PyModule_AddObjectRef(m, "Facts", (PyObject *)&FactsType) < 0 ||
         PyModule_AddObjectRef(m, "Matcher", (PyObject *)&MatcherType) < 0 ||
-        PyModule_AddObjectRef(m, "IntColumn", (PyObject *)&IntColType) < 0) {
+        PyModule_AddObjectRef(m, "IntColumn", (PyObject *)&IntColType) < 0 ||
+        PyModule_AddObjectRef(m, "SparseColumn", (PyObject *)&SparseColType) < 0) {
         Py_DECREF(m);
         return NULL;
     }
