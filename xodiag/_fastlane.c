@@ -13,9 +13,9 @@
  * re agree on \w, \s, \b and case folding.
  *
  * Beside the lane, for the same hot paths: Facts (compiled extract_ids / error_from_text), Matcher
- * (textsearch.contains), iso_ns (ISO times to epoch ns), IntColumn (the builder's int64 columns),
- * move_rows() (chunk columns into DataFrame blocks), split_lines() (line batches) and jsonl() (parse
- * --format jsonl). Each has a Python reference that the tests compare it with.
+ * (textsearch.contains), iso_ns (ISO times to epoch ns), IntColumn and SparseColumn (the builder's
+ * compiled columns), move_rows() (chunk columns into DataFrame blocks), split_lines() (line batches) and
+ * jsonl() (parse --format jsonl). Each has a Python reference that the tests compare it with.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
