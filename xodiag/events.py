@@ -56,15 +56,14 @@ INT_COLUMNS = ("line", "line_end", "span")  # int64 columns of the table (pid ha
 # are read, never mutated in place.
 EMPTY: list[Any] = []
 
-# The columns whose cells nearly all hold one value: the builder keeps them in SparseColumns (the others
-# stored with their rows; the lane writes them too, xodiag/_fastlane/lane.c: col_sparse)
-SPARSE_COLUMNS: dict[str, Any] = {
-    "context": None, "error_name": None, "error_code": None, "error_message": None, "frames": EMPTY,
-    "vm": EMPTY, "vdi": EMPTY, "vbd": EMPTY, "sr": EMPTY, "uuids": EMPTY, "refs": EMPTY, "task_refs": EMPTY,
-    "export_names": EMPTY, "addresses": EMPTY,
-}
-
 LIST_COLUMNS = ("frames", "vm", "vdi", "vbd", "sr", "uuids", "refs", "task_refs", "export_names", "addresses")
+
+# The columns whose cells nearly all hold one value, with that value: the builder keeps them in
+# SparseColumns, which store only the other cells (the lane writes them too: lane.c, col_sparse)
+SPARSE_COLUMNS: dict[str, Any] = {
+    **dict.fromkeys(("context", "error_name", "error_code", "error_message")),
+    **dict.fromkeys(LIST_COLUMNS, EMPTY),
+}
 
 UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ID_RE = re.compile(r"(?:OpaqueRef:)?" + UUID)
